@@ -1,0 +1,141 @@
+"""Plain records passed between the stages: a reader returns them, everything else reads them."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+from registry.errors import DataError
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One annotated micro-expression clip as the dataset's sheet describes it.
+
+    ``frames`` maps frame numbers (as in the sheet) to image files. ``emotion`` is the raw
+    label string from the sheet; a :class:`ClassSet` turns it into a class index.
+    """
+
+    dataset: str
+    subject: str
+    clip: str
+    emotion: str
+    onset: int
+    apex: int
+    offset: int
+    frames: Mapping[int, Path]
+    action_units: str = ""
+    apex_imputed: bool = False
+    source_row: str = ""
+
+    @property
+    def key(self) -> str:
+        """Unique within a dataset: subject and clip name (clip names repeat across subjects)."""
+        return f"{self.subject}/{self.clip}"
+
+    def frame(self, number: int) -> Path:
+        try:
+            return self.frames[number]
+        except KeyError:
+            raise DataError(
+                f"{self.source_row or self.key}: frame {number} not found in "
+                f"{_folder_of(self.frames)}; check the sheet's frame numbers against the files"
+            ) from None
+
+
+def _folder_of(frames: Mapping[int, Path]) -> str:
+    first = next(iter(frames.values()), None)
+    return str(first.parent) if first is not None else "(no frames)"
+
+
+@dataclass(frozen=True)
+class Excluded:
+    """A sheet row that is not part of the index, and why."""
+
+    row: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class DatasetIndex:
+    """What a reader found: usable clips, rows left out with reasons, and warnings."""
+
+    name: str
+    root: Path
+    clips: tuple[Clip, ...]
+    excluded: tuple[Excluded, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def subjects(self) -> list[str]:
+        return sorted({c.subject for c in self.clips}, key=natural_key)
+
+    def fingerprint(self) -> str:
+        """Hash of the annotations and the size/mtime of every frame used.
+
+        Cheap enough to compute on every run; changes whenever the sheet or a used frame does.
+        """
+        digest = hashlib.sha256()
+        for clip in sorted(self.clips, key=lambda c: c.key):
+            digest.update(
+                f"{clip.key}|{clip.emotion}|{clip.onset}|{clip.apex}|{clip.offset}|".encode()
+            )
+            for number in sorted({clip.onset, clip.apex, clip.offset}):
+                path = clip.frames.get(number)
+                if path is not None:
+                    stat = path.stat()
+                    digest.update(f"{number}:{stat.st_size}:{stat.st_mtime_ns}|".encode())
+        return digest.hexdigest()[:16]
+
+
+def natural_key(text: str) -> tuple:
+    """Sort "sub2" before "sub10"."""
+    return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", text))
+
+
+def normalize_label(text: str) -> str:
+    """Case- and whitespace-tolerant form of a raw emotion string."""
+    return " ".join(str(text).strip().lower().split())
+
+
+@dataclass(frozen=True)
+class ClassSet:
+    """A named mapping from a dataset's raw emotion strings to class indices.
+
+    ``mapping`` sends normalized raw labels to class names; ``excluded`` lists raw labels that
+    are deliberately left out. Any other label is an error, so a typo in a sheet can never
+    silently shift or drop samples.
+    """
+
+    name: str
+    classes: tuple[str, ...]
+    mapping: Mapping[str, str]
+    excluded: tuple[str, ...] = ()
+    reference_counts: Mapping[str, int] = field(default_factory=dict)
+    reference_subjects: int | None = None
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        unknown = set(self.mapping.values()) - set(self.classes)
+        if unknown:
+            raise ValueError(f"class set {self.name}: mapping targets {unknown} are not classes")
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def label_of(self, emotion: str, where: str = "") -> int | None:
+        """Class index of a raw label, ``None`` if the class set leaves it out."""
+        key = normalize_label(emotion)
+        if key in self.mapping:
+            return self.classes.index(self.mapping[key])
+        if key in self.excluded:
+            return None
+        known = sorted(set(self.mapping) | set(self.excluded))
+        raise DataError(
+            f"{where + ': ' if where else ''}emotion '{emotion}' is not known to class set "
+            f"{self.name} (known: {', '.join(known)}); fix the sheet or add it to the class set"
+        )

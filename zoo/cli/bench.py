@@ -1,0 +1,118 @@
+"""``zoo bench``: run a model on a dataset under a protocol and write a result file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from benchmarks.protocols import Fold
+from benchmarks.runner import BenchSpec, Reporter, plan_benchmark, run_benchmark
+from leaderboard.store import read_result
+from registry.errors import ConfigError
+from zoo.cli import app, console
+
+
+def parse_options(pairs: list[str]) -> dict[str, Any]:
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--opt expects KEY=VALUE, got '{pair}'")
+        options[key.strip().replace("-", "_")] = value.strip()
+    return options
+
+
+class RichReporter(Reporter):
+    """A bar over folds and one over the epochs of the current fold."""
+
+    def __init__(self, progress: Progress):
+        self.progress = progress
+        self.folds = progress.add_task("folds", total=None)
+        self.epochs = progress.add_task("epochs", total=None, visible=False)
+        self.prep = None
+
+    def message(self, text: str) -> None:
+        self.progress.console.print(text)
+
+    def preprocessing(self, done: int, total: int) -> None:
+        if self.prep is None:
+            self.prep = self.progress.add_task("preprocessing", total=total)
+        self.progress.update(self.prep, completed=done)
+
+    def fold_started(self, fold: Fold, number: int, total: int, epochs: int) -> None:
+        self.progress.update(self.folds, total=total, description=f"fold {fold.name}")
+        self.progress.reset(self.epochs, total=epochs, visible=True)
+
+    def epoch_finished(self, fold: Fold, epoch: int, loss: float) -> None:
+        self.progress.update(self.epochs, completed=epoch, description=f"epoch (loss {loss:.3f})")
+
+    def fold_finished(self, fold: Fold, record: dict, reused: bool) -> None:
+        self.progress.advance(self.folds)
+        m = record["metrics"]
+        note = " (reused)" if reused else f" in {record['seconds']:.0f}s"
+        self.progress.console.print(
+            f"fold {fold.name:>8}: n={len(record['samples']):3d}  acc {m['accuracy']:.3f}{note}"
+        )
+
+
+def result_table(result: dict) -> Table:
+    table = Table(title=f"{result['model']['name']} on {result['dataset']['name']} "
+                        f"({result['dataset']['class_set']}, {result['protocol']['name']})")
+    for column in ("fold", "subjects", "n", "accuracy", "UF1", "UAR"):
+        table.add_column(column, justify="right" if column not in ("fold", "subjects") else "left")
+    for fold in result["folds"]:
+        m = fold["metrics"]
+        table.add_row(fold["name"], ",".join(fold["test_subjects"]), str(len(fold["samples"])),
+                      f"{m['accuracy']:.3f}", f"{m['uf1']:.3f}", f"{m['uar']:.3f}")
+    m = result["metrics"]
+    table.add_section()
+    table.add_row("[bold]pooled[/]", "", str(m["num_samples"]), f"[bold]{m['accuracy']:.3f}",
+                  f"[bold]{m['uf1']:.3f}", f"[bold]{m['uar']:.3f}")
+    return table
+
+
+@app.command()
+def bench(
+    model: str = typer.Argument(..., help="Registered model name (zoo list models)."),
+    dataset: str = typer.Option("synth", "--dataset", "-d", help="Dataset (zoo list datasets)."),
+    classes: Optional[str] = typer.Option(None, "--classes", help="Class set, e.g. 5 or 3."),
+    protocol: str = typer.Option("loso", "--protocol", help="Evaluation protocol (zoo list protocols)."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="Training epochs per fold."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Mini-batch size."),
+    lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate."),
+    weight_decay: Optional[float] = typer.Option(None, "--weight-decay"),
+    input_size: Optional[int] = typer.Option(None, "--input-size", help="Square input size in px."),
+    selection: Optional[str] = typer.Option(
+        None, "--selection", help="last: last epoch; val: best epoch on training-subject validation."),
+    class_balanced: Optional[bool] = typer.Option(
+        None, "--class-balanced/--no-class-balanced", help="Inverse-frequency class weights."),
+    opt: list[str] = typer.Option([], "--opt", help="Model option KEY=VALUE (repeatable)."),
+    seed: int = typer.Option(0, "--seed"),
+    device: str = typer.Option("auto", "--device", help="cpu, cuda or auto."),
+    data_root: Optional[Path] = typer.Option(None, "--data-root", help="Folder of the dataset."),
+    out: Path = typer.Option(Path("results"), "--out", help="Results directory."),
+) -> None:
+    """Benchmark MODEL on a dataset (default: the embedded synthetic one) and save the result."""
+    overrides = {
+        k: v for k, v in dict(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+                              input_size=input_size, selection=selection,
+                              class_balanced=class_balanced).items() if v is not None
+    }
+    spec = BenchSpec(model=model, dataset=dataset, classes=classes, protocol=protocol,
+                     data_root=str(data_root) if data_root else None, seed=seed, device=device,
+                     out=out, options=parse_options(opt), overrides=overrides)
+    plan = plan_benchmark(spec)
+    console.print(
+        f"[bold]{model}[/] on [bold]{dataset}[/] ({plan.class_set.name}, {protocol}), "
+        + ", ".join(f"{k}={v}" for k, v in plan.hyperparameters.items())
+    )
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, transient=True) as progress:
+        path = run_benchmark(plan, RichReporter(progress))
+    result = read_result(path)
+    console.print(result_table(result))
+    console.print(f"result written to {path}")

@@ -1,0 +1,239 @@
+"""One trainer for every model: fit on a fold's training subjects, predict its test subjects.
+
+The test subject never influences training or model selection: the model of the last epoch
+is used (``selection="last"``), or the best epoch on validation subjects drawn from the
+training subjects only (``selection="val"``). Input normalisation statistics come from the
+training subjects only.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from benchmarks.metrics import unweighted_f1
+from registry.errors import ConfigError
+from zoo.engine.augment import AugmentConfig, augment
+
+IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+IMAGE_KEYS = ("onset", "apex")
+SELECTION_RULES = {
+    "last": "model of the last epoch (fixed budget)",
+    "val": "best epoch by UF1 on validation subjects drawn from the training subjects",
+}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int
+    batch_size: int
+    lr: float
+    weight_decay: float = 0.0
+    optimizer: str = "adamw"
+    momentum: float = 0.9
+    lr_decay: float = 1.0  # learning rate multiplied by this after each epoch...
+    lr_decay_epochs: int | None = None  # ...for this many epochs (None: all)
+    class_balanced: bool = False
+    label_smoothing: float = 0.0
+    selection: str = "last"
+    val_fraction: float = 0.2  # of the training subjects, with selection="val"
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    amp: bool = True  # bfloat16 autocast, on CUDA only
+    device: str = "cpu"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value <= 0:
+                raise ConfigError(f"--{name.replace('_', '-')} must be a positive integer, not {value}")
+        if not self.lr > 0:
+            raise ConfigError(f"--lr must be positive, not {self.lr}")
+        if self.weight_decay < 0:
+            raise ConfigError(f"--weight-decay must be >= 0, not {self.weight_decay}")
+        if self.optimizer not in ("adamw", "sgd"):
+            raise ConfigError(f"--optimizer must be adamw or sgd, not {self.optimizer}")
+        if self.selection not in SELECTION_RULES:
+            raise ConfigError(f"--selection must be one of {', '.join(SELECTION_RULES)}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class FoldData:
+    """Raw prepared inputs (uint8 frames, float flow), labels and subjects of some samples."""
+
+    inputs: dict[str, torch.Tensor]
+    labels: torch.Tensor
+    subjects: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def subset(self, index: list[int]) -> "FoldData":
+        rows = torch.tensor(index, dtype=torch.long)
+        return FoldData(
+            {k: v[rows] for k, v in self.inputs.items()},
+            self.labels[rows],
+            tuple(self.subjects[i] for i in index),
+        )
+
+
+@dataclass(frozen=True)
+class FoldOutcome:
+    predictions: list[int]
+    probabilities: list[list[float]]
+    selected_epoch: int
+    losses: list[float]
+    seconds: float
+
+
+class InputNormalizer:
+    """Frames: ImageNet mean/std (fixed constants). Flow: divided by its RMS over the training
+    subjects, keeping zero motion at zero and the vectors' directions intact."""
+
+    def __init__(self, train: FoldData):
+        flow = train.inputs.get("flow")
+        self.flow_scale = float(flow.float().pow(2).mean().sqrt().clamp_min(1e-6)) if flow is not None else 1.0
+
+    def __call__(self, inputs: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+        out = {}
+        for key, value in inputs.items():
+            value = value.to(device)
+            if key in IMAGE_KEYS:
+                value = (value.float() / 255 - IMAGENET_MEAN.to(device)) / IMAGENET_STD.to(device)
+            elif key == "flow":
+                value = value.float() / self.flow_scale
+            out[key] = value
+        return out
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError("--device cuda asked for, but no CUDA device is available; use --device cpu")
+    if name != "cpu" and not name.startswith("cuda"):
+        raise ConfigError(f"--device must be cpu, cuda or auto, not {name}")
+    return torch.device(name)
+
+
+def split_validation(data: FoldData, fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """Hold out whole training subjects for validation (never samples of one subject)."""
+    subjects = sorted(set(data.subjects))
+    rng = np.random.default_rng(seed)
+    n_val = min(max(1, round(fraction * len(subjects))), len(subjects) - 1)
+    held = set(rng.choice(subjects, size=n_val, replace=False).tolist())
+    train = [i for i, s in enumerate(data.subjects) if s not in held]
+    val = [i for i, s in enumerate(data.subjects) if s in held]
+    return train, val
+
+
+def class_weights(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+    counts = torch.bincount(labels, minlength=num_classes).float()
+    present = counts > 0
+    weights = torch.zeros(num_classes)
+    weights[present] = counts.sum() / (present.sum() * counts[present])
+    return weights
+
+
+def predict(model: nn.Module, data: FoldData, normalize: InputNormalizer, device: torch.device,
+            batch_size: int, amp: bool) -> torch.Tensor:
+    """Class probabilities for every sample of ``data``."""
+    model.eval()
+    keys = model.input_keys
+    out = []
+    with torch.no_grad(), autocast(device, amp):
+        for start in range(0, len(data), batch_size):
+            batch = {k: data.inputs[k][start:start + batch_size] for k in keys}
+            out.append(F.softmax(model(**normalize(batch, device)).float(), dim=1).cpu())
+    return torch.cat(out)
+
+
+def autocast(device: torch.device, amp: bool):
+    return torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp and device.type == "cuda")
+
+
+def fit_predict(
+    build: Callable[[], nn.Module],
+    train: FoldData,
+    test: FoldData,
+    cfg: TrainConfig,
+    num_classes: int,
+    on_epoch: Callable[[int, float], None] | None = None,
+) -> FoldOutcome:
+    """Train a fresh model from ``build`` on ``train`` and predict ``test``."""
+    started = time.perf_counter()
+    torch.manual_seed(cfg.seed)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    device = resolve_device(cfg.device)
+    validation = None
+    if cfg.selection == "val":
+        fit_rows, val_rows = split_validation(train, cfg.val_fraction, cfg.seed)
+        train, validation = train.subset(fit_rows), train.subset(val_rows)
+    normalize = InputNormalizer(train)
+    model = build().to(device)
+    keys = model.input_keys
+    optimizer = (
+        torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        if cfg.optimizer == "adamw"
+        else torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
+                             weight_decay=cfg.weight_decay)
+    )
+    decay_epochs = cfg.lr_decay_epochs if cfg.lr_decay_epochs is not None else cfg.epochs
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda epoch: cfg.lr_decay ** min(epoch, decay_epochs)
+    )
+    weight = class_weights(train.labels, num_classes).to(device) if cfg.class_balanced else None
+    losses: list[float] = []
+    best = (-1.0, cfg.epochs, None)
+    for epoch in range(1, cfg.epochs + 1):
+        model.train()
+        order = torch.randperm(len(train), generator=generator)
+        total, seen = 0.0, 0
+        for start in range(0, len(order), cfg.batch_size):
+            rows = order[start:start + cfg.batch_size]
+            if len(rows) < 2:  # batch norm cannot train on a single sample
+                continue
+            batch = normalize({k: train.inputs[k][rows] for k in keys}, device)
+            batch = augment(batch, cfg.augment, generator)
+            labels = train.labels[rows].to(device)
+            with autocast(device, cfg.amp):
+                logits = model(**batch)
+            loss = F.cross_entropy(logits.float(), labels, weight=weight,
+                                   label_smoothing=cfg.label_smoothing)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += float(loss) * len(rows)
+            seen += len(rows)
+        scheduler.step()
+        losses.append(total / max(seen, 1))
+        if validation is not None:
+            val_pred = predict(model, validation, normalize, device, cfg.batch_size, cfg.amp).argmax(1)
+            score = unweighted_f1(validation.labels.tolist(), val_pred.tolist(), num_classes)
+            if score > best[0]:
+                best = (score, epoch, copy.deepcopy(model.state_dict()))
+        if on_epoch:
+            on_epoch(epoch, losses[-1])
+    selected = cfg.epochs
+    if validation is not None and best[2] is not None:
+        model.load_state_dict(best[2])
+        selected = best[1]
+    probabilities = predict(model, test, normalize, device, cfg.batch_size, cfg.amp)
+    return FoldOutcome(
+        predictions=probabilities.argmax(1).tolist(),
+        probabilities=[[round(p, 5) for p in row] for row in probabilities.tolist()],
+        selected_epoch=selected,
+        losses=[round(x, 5) for x in losses],
+        seconds=round(time.perf_counter() - started, 2),
+    )

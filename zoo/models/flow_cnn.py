@@ -1,0 +1,59 @@
+"""Baselines: a timm CNN on the onset->apex motion (optical flow or frame difference).
+
+The common first baseline of MER papers (e.g. the ResNet-18 on optical flow of Off-ApexNet
+and STSTNet's inputs), kept deliberately plain so the harness has a reference point.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from registry import MODELS
+from zoo.backbones import create_backbone
+
+CITATION = (
+    "He, K., Zhang, X., Ren, S., Sun, J. Deep Residual Learning for Image Recognition. CVPR "
+    "2016; motion input as in Gan, Y.S. et al. OFF-ApexNet on micro-expression recognition "
+    "system. Signal Processing: Image Communication 74, 2019."
+)
+DEFAULTS = {"epochs": 30, "batch_size": 32, "lr": 1e-3, "weight_decay": 0.05,
+            "optimizer": "adamw", "input_size": 112}
+
+
+class MotionCNN(nn.Module):
+    """A timm backbone on a 3-channel motion image.
+
+    ``motion="flow"``: horizontal flow, vertical flow and flow magnitude.
+    ``motion="diff"``: the RGB difference apex - onset.
+    """
+
+    def __init__(self, num_classes: int, backbone: str = "resnet18", motion: str = "flow",
+                 drop_rate: float = 0.2):
+        super().__init__()
+        if motion not in ("flow", "diff"):
+            raise ValueError(f"motion must be 'flow' or 'diff', not {motion!r}")
+        self.motion = motion
+        self.input_keys = ("flow",) if motion == "flow" else ("onset", "apex")
+        self.net = create_backbone(backbone, num_classes=num_classes, in_chans=3,
+                                   drop_rate=drop_rate)
+
+    def forward(self, flow: torch.Tensor | None = None, onset: torch.Tensor | None = None,
+                apex: torch.Tensor | None = None) -> torch.Tensor:
+        if self.motion == "flow":
+            image = torch.cat([flow, flow.norm(dim=1, keepdim=True)], dim=1)
+        else:
+            image = apex - onset
+        return self.net(image)
+
+
+@MODELS.register("flow_resnet18", citation=CITATION, defaults=DEFAULTS)
+def flow_resnet18(num_classes: int, backbone: str = "resnet18", drop_rate: float = 0.2) -> MotionCNN:
+    """ResNet-18 (timm, from scratch) on onset->apex optical flow (u, v, magnitude)."""
+    return MotionCNN(num_classes, backbone=backbone, motion="flow", drop_rate=drop_rate)
+
+
+@MODELS.register("diff_resnet18", citation=CITATION, defaults=DEFAULTS)
+def diff_resnet18(num_classes: int, backbone: str = "resnet18", drop_rate: float = 0.2) -> MotionCNN:
+    """ResNet-18 (timm, from scratch) on the plain frame difference apex - onset."""
+    return MotionCNN(num_classes, backbone=backbone, motion="diff", drop_rate=drop_rate)
