@@ -45,8 +45,13 @@ FLOW_METHODS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
 
 @dataclass(frozen=True)
 class PreprocessConfig:
+    """``size``: side of the model's input. Flow is computed on frames of side ``flow_size``
+    (micro-movements of about a pixel vanish if flow is computed on small frames), then
+    area-averaged down to ``size`` with its vectors rescaled to that size's pixels."""
+
     size: int = 112
     flow: str = "farneback"
+    flow_size: int = 128
 
     def __post_init__(self) -> None:
         if self.size < 16:
@@ -85,14 +90,16 @@ def read_rgb(path: Path, size: int) -> np.ndarray:
 
 
 def prepare_clip(clip: Clip, config: PreprocessConfig) -> dict[str, np.ndarray]:
-    onset = read_rgb(clip.frame(clip.onset), config.size)
-    apex = read_rgb(clip.frame(clip.apex), config.size)
+    onset_big = read_rgb(clip.frame(clip.onset), config.flow_size)
+    apex_big = read_rgb(clip.frame(clip.apex), config.flow_size)
     flow = FLOW_METHODS[config.flow](
-        cv2.cvtColor(onset, cv2.COLOR_RGB2GRAY), cv2.cvtColor(apex, cv2.COLOR_RGB2GRAY)
+        cv2.cvtColor(onset_big, cv2.COLOR_RGB2GRAY), cv2.cvtColor(apex_big, cv2.COLOR_RGB2GRAY)
     )
+    shrink = (config.size, config.size)
+    flow = cv2.resize(flow, shrink, interpolation=cv2.INTER_AREA) * (config.size / config.flow_size)
     return {
-        "onset": onset.transpose(2, 0, 1),
-        "apex": apex.transpose(2, 0, 1),
+        "onset": read_rgb(clip.frame(clip.onset), config.size).transpose(2, 0, 1),
+        "apex": read_rgb(clip.frame(clip.apex), config.size).transpose(2, 0, 1),
         "flow": flow.transpose(2, 0, 1).astype(np.float32),
     }
 
