@@ -25,6 +25,10 @@ def locate(name: str, data_root: Path | str | None = None) -> Path:
         return entry.meta["default_root"]()
     if data_root is not None:
         root, looked = Path(data_root).expanduser(), f"--data-root {data_root}"
+    elif os.environ.get(DATA_ROOT_ENV) and entry.meta.get("composite"):
+        # a composite reads its parts from where they already are: $ZOO_DATA_ROOT/<part>
+        root = Path(os.environ[DATA_ROOT_ENV]).expanduser()
+        looked = f"${DATA_ROOT_ENV} = {root}"
     elif os.environ.get(DATA_ROOT_ENV):
         root = Path(os.environ[DATA_ROOT_ENV]).expanduser() / name
         looked = f"${DATA_ROOT_ENV}/{name} = {root}"
@@ -42,10 +46,12 @@ def locate(name: str, data_root: Path | str | None = None) -> Path:
     return root
 
 
-def load_dataset(name: str, data_root: Path | str | None = None) -> DatasetIndex:
-    """Read dataset ``name`` from disk with its registered reader."""
+def load_dataset(name: str, data_root: Path | str | None = None, errata: bool = True) -> DatasetIndex:
+    """Read dataset ``name`` from disk with its registered reader (``errata``: apply the
+    registered corrections to the published sheet; generated datasets have none)."""
     entry = DATASETS.get(name)
-    return entry.obj(locate(name, data_root))
+    root = locate(name, data_root)
+    return entry.obj(root, errata=errata) if "errata" in entry.meta else entry.obj(root)
 
 
 def class_set_for(dataset: str, classes: str | None = None) -> ClassSet:
