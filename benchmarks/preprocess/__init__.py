@@ -1,18 +1,26 @@
-"""Preprocessing: onset/apex frames and onset->apex optical flow, computed once and cached.
+"""Preprocessing: face crop, onset/apex/offset frames, optical flow and derived channels,
+computed once per dataset and configuration and cached.
 
 Every model and every fold reads the same cached tensors, so nothing is recomputed per fold
-or epoch. The cache is a safetensors file keyed by the dataset fingerprint, the
-preprocessing configuration and ``CODE_VERSION``; writes are atomic (temporary file, then
-rename), so concurrent runs and interrupted runs never leave a half-written cache.
+or epoch. The cache is a safetensors file keyed by the dataset fingerprint (annotations and
+the size/mtime of every frame used), the preprocessing configuration and ``CODE_VERSION``.
+Writes are atomic (temporary file, then rename) and a lock file makes a second concurrent
+run wait for the first instead of computing the same cache again. Clips are processed by a
+pool of worker processes, one per core by default.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
+import multiprocessing
+import os
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import cv2
 import numpy as np
@@ -24,7 +32,7 @@ from benchmarks.files import atomic_write
 from benchmarks.records import Clip, DatasetIndex
 from registry.errors import ConfigError, DataError
 
-CODE_VERSION = 1  # bump when the tensors computed for a given config change
+CODE_VERSION = 2  # bump when the tensors computed for a given config change
 
 
 def farneback_flow(onset: np.ndarray, apex: np.ndarray) -> np.ndarray:
@@ -43,21 +51,30 @@ FLOW_METHODS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
 }
 
 
+CROP_METHODS = ("none", "detect")
+
+
 @dataclass(frozen=True)
 class PreprocessConfig:
     """``size``: side of the model's input. Flow is computed on frames of side ``flow_size``
     (micro-movements of about a pixel vanish if flow is computed on small frames), then
-    area-averaged down to ``size`` with its vectors rescaled to that size's pixels."""
+    area-averaged down to ``size`` with its vectors rescaled to that size's pixels.
+    ``crop``: "none" for releases whose frames are already cropped faces (CASME II
+    ``Cropped``, SAMM, synth), "detect" to find the face on the onset frame and crop every
+    frame of the clip to that box (see :func:`face_box`)."""
 
     size: int = 112
     flow: str = "farneback"
     flow_size: int = 128
+    crop: str = "none"
 
     def __post_init__(self) -> None:
         if self.size < 16:
             raise ConfigError(f"input size {self.size} is too small; use at least 16")
         if self.flow not in FLOW_METHODS:
             raise ConfigError(f"unknown flow method '{self.flow}'; choose {', '.join(FLOW_METHODS)}")
+        if self.crop not in CROP_METHODS:
+            raise ConfigError(f"unknown crop '{self.crop}'; choose {', '.join(CROP_METHODS)}")
 
     def key(self) -> str:
         blob = json.dumps({"code": CODE_VERSION, **asdict(self)}, sort_keys=True)
@@ -68,8 +85,12 @@ class PreprocessConfig:
 class Prepared:
     """Tensors for every clip of an index, row ``i`` belonging to ``keys[i]``.
 
-    ``onset`` and ``apex`` are uint8 RGB ``(N, 3, S, S)``; ``flow`` is float32 ``(N, 2, S, S)``
-    in pixels of the resized frame.
+    ``onset``, ``apex`` and ``offset`` are uint8 RGB ``(N, 3, S, S)``; ``flow`` is float32
+    ``(N, 2, S, S)`` onset->apex in pixels of the resized frame; ``magnitude`` and
+    ``strain`` (optical strain of that flow) are float32 ``(N, 1, S, S)``; ``diff`` is the
+    grey apex-onset difference in [-1, 1], float32 ``(N, 1, S, S)``; ``face_found`` (N,)
+    is 1 where a face was detected (always 1 with ``crop="none"``), 0 where the whole frame
+    was used instead.
     """
 
     keys: tuple[str, ...]
@@ -82,25 +103,82 @@ class Prepared:
         return {name: tensor[index] for name, tensor in self.tensors.items()}
 
 
-def read_rgb(path: Path, size: int) -> np.ndarray:
+def read_rgb(path: Path) -> np.ndarray:
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
         raise DataError(f"cannot read image {path}; the file is missing or not an image")
-    return cv2.resize(image[..., ::-1], (size, size), interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(image[..., ::-1])
+
+
+def resized(image: np.ndarray, size: int) -> np.ndarray:
+    return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+
+
+@lru_cache(maxsize=1)
+def face_detector():
+    """scikit-image's LBP frontal-face cascade: its model file ships inside the installed
+    scikit-image wheel, so nothing is downloaded at run time (OpenCV 5 wheels ship no
+    cascades). It gives a box, no landmarks."""
+    from skimage.data import lbp_frontal_face_cascade_filename
+    from skimage.feature import Cascade
+
+    return Cascade(lbp_frontal_face_cascade_filename())
+
+
+def face_box(rgb: np.ndarray, margin: float = 0.25, search_side: int = 320) -> tuple[int, int, int, int] | None:
+    """Square box (top, left, bottom, right) around the largest face, widened by ``margin``
+    on each side (the cascade's box stops at brows and chin), or ``None`` if no face."""
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    scale = search_side / max(grey.shape)
+    small = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    short = min(small.shape)
+    found = face_detector().detect_multi_scale(
+        img=small, scale_factor=1.2, step_ratio=1, min_size=(short // 6, short // 6),
+        max_size=(short, short))
+    if not found:
+        return None
+    face = max(found, key=lambda f: f["width"] * f["height"])
+    side = max(face["width"], face["height"]) * (1 + 2 * margin) / scale
+    centre_r = (face["r"] + face["height"] / 2) / scale
+    centre_c = (face["c"] + face["width"] / 2) / scale
+    side = min(side, *grey.shape)
+    top = int(np.clip(centre_r - side / 2, 0, grey.shape[0] - side))
+    left = int(np.clip(centre_c - side / 2, 0, grey.shape[1] - side))
+    return top, left, top + int(side), left + int(side)
+
+
+def optical_strain(flow: np.ndarray) -> np.ndarray:
+    """Magnitude of the optical strain tensor of a (H, W, 2) flow (Liong et al., 2014)."""
+    du_dy, du_dx = np.gradient(flow[..., 0])
+    dv_dy, dv_dx = np.gradient(flow[..., 1])
+    shear = 0.5 * (du_dy + dv_dx)
+    return np.sqrt(du_dx**2 + dv_dy**2 + 2 * shear**2)
 
 
 def prepare_clip(clip: Clip, config: PreprocessConfig) -> dict[str, np.ndarray]:
-    onset_big = read_rgb(clip.frame(clip.onset), config.flow_size)
-    apex_big = read_rgb(clip.frame(clip.apex), config.flow_size)
-    flow = FLOW_METHODS[config.flow](
-        cv2.cvtColor(onset_big, cv2.COLOR_RGB2GRAY), cv2.cvtColor(apex_big, cv2.COLOR_RGB2GRAY)
-    )
+    """Every cached tensor of one clip (channels first)."""
+    # a missing offset frame was warned about on reading; the apex stands in for it
+    numbers = {"onset": clip.onset, "apex": clip.apex,
+               "offset": clip.offset if clip.offset in clip.frames else clip.apex}
+    frames = {name: read_rgb(clip.frame(number)) for name, number in numbers.items()}
+    box = face_box(frames["onset"]) if config.crop == "detect" else None
+    if box is not None:
+        top, left, bottom, right = box
+        frames = {name: image[top:bottom, left:right] for name, image in frames.items()}
+    onset_big, apex_big = (cv2.cvtColor(resized(frames[n], config.flow_size), cv2.COLOR_RGB2GRAY)
+                           for n in ("onset", "apex"))
+    flow = FLOW_METHODS[config.flow](onset_big, apex_big)
     shrink = (config.size, config.size)
     flow = cv2.resize(flow, shrink, interpolation=cv2.INTER_AREA) * (config.size / config.flow_size)
+    small = {name: resized(image, config.size) for name, image in frames.items()}
+    grey = {n: cv2.cvtColor(small[n], cv2.COLOR_RGB2GRAY).astype(np.float32) / 255 for n in ("onset", "apex")}
     return {
-        "onset": read_rgb(clip.frame(clip.onset), config.size).transpose(2, 0, 1),
-        "apex": read_rgb(clip.frame(clip.apex), config.size).transpose(2, 0, 1),
+        **{name: image.transpose(2, 0, 1) for name, image in small.items()},
         "flow": flow.transpose(2, 0, 1).astype(np.float32),
+        "magnitude": np.linalg.norm(flow, axis=2)[None].astype(np.float32),
+        "strain": optical_strain(flow)[None].astype(np.float32),
+        "diff": (grey["apex"] - grey["onset"])[None],
+        "face_found": np.array(config.crop == "none" or box is not None, dtype=np.uint8),
     }
 
 
@@ -108,29 +186,82 @@ def cache_path(index: DatasetIndex, config: PreprocessConfig, cache_dir: Path) -
     return cache_dir / "prepared" / f"{index.name}-{index.fingerprint()}-{config.key()}.safetensors"
 
 
+@contextmanager
+def exclusive(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock next to ``path`` so concurrent runs compute a cache only once."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def load_cached(path: Path, keys: tuple[str, ...]) -> Prepared | None:
+    if not path.is_file():
+        return None
+    with safe_open(str(path), "pt") as cached:
+        stored = tuple(json.loads(cached.metadata()["keys"]))
+    return Prepared(keys, load_file(path), path) if stored == keys else None
+
+
+def _init_worker() -> None:
+    cv2.setNumThreads(1)  # one clip per process; OpenCV's own threads would oversubscribe
+
+
+def _prepare_one(job: tuple[Clip, PreprocessConfig]) -> dict[str, np.ndarray]:
+    return prepare_clip(*job)
+
+
+def compute(clips: tuple[Clip, ...], config: PreprocessConfig, workers: int,
+            on_clip: Callable[[int, int], None] | None) -> list[dict[str, np.ndarray]]:
+    """``prepare_clip`` over all clips, in order, on ``workers`` processes."""
+    jobs = [(clip, config) for clip in clips]
+    if workers <= 1 or len(jobs) < 2:
+        results = map(_prepare_one, jobs)
+        pool = None
+    else:
+        pool = multiprocessing.get_context("fork").Pool(min(workers, len(jobs)), _init_worker)
+        results = pool.imap(_prepare_one, jobs, chunksize=max(1, len(jobs) // (workers * 8)))
+    try:
+        per_clip = []
+        for result in results:
+            per_clip.append(result)
+            if on_clip:
+                on_clip(len(per_clip), len(jobs))
+        return per_clip
+    finally:
+        if pool is not None:
+            pool.close()
+            pool.join()
+
+
 def prepare(
     index: DatasetIndex,
     config: PreprocessConfig,
     cache_dir: Path,
     on_clip: Callable[[int, int], None] | None = None,
+    workers: int | None = None,
 ) -> Prepared:
-    """Cached tensors for ``index``; computed only when no cache matches."""
+    """Cached tensors for ``index``; computed only when no cache matches.
+
+    ``workers``: processes used when computing (default: every core).
+    """
     path = cache_path(index, config, cache_dir)
     keys = tuple(clip.key for clip in index.clips)
-    if path.is_file():
-        with safe_open(str(path), "pt") as cached:
-            stored = tuple(json.loads(cached.metadata()["keys"]))
-        if stored == keys:
-            return Prepared(keys, load_file(path), path)
-    per_clip = []
-    for i, clip in enumerate(index.clips):
-        per_clip.append(prepare_clip(clip, config))
-        if on_clip:
-            on_clip(i + 1, len(index.clips))
-    tensors = {
-        name: torch.from_numpy(np.ascontiguousarray(np.stack([c[name] for c in per_clip])))
-        for name in per_clip[0]
-    }
-    metadata = {"config": json.dumps(asdict(config)), "keys": json.dumps(keys)}
-    atomic_write(path, lambda p: save_file(tensors, str(p), metadata=metadata))
+    cached = load_cached(path, keys)
+    if cached is not None:
+        return cached
+    with exclusive(path):
+        cached = load_cached(path, keys)  # another run may have finished it while we waited
+        if cached is not None:
+            return cached
+        per_clip = compute(index.clips, config, workers or os.cpu_count() or 1, on_clip)
+        tensors = {
+            name: torch.from_numpy(np.ascontiguousarray(np.stack([c[name] for c in per_clip])))
+            for name in per_clip[0]
+        }
+        metadata = {"config": json.dumps(asdict(config)), "keys": json.dumps(keys)}
+        atomic_write(path, lambda p: save_file(tensors, str(p), metadata=metadata))
     return Prepared(keys, tensors, path)
