@@ -106,10 +106,11 @@ def read_casme2(root: Path, dataset: str = "casme2", errata: bool = True) -> Dat
     """Read the CASME II coding sheet and frame folders under ``root``."""
     sheet = find_file(root, [SHEET_GLOB], "CASME II coding sheet",
                       "copy the sheet from the CASME II release next to the frame folders")
+    rows = read_sheet(sheet, COLUMNS, "CASME II")  # sheet problems first: they name the file
     frames_root = find_folder(root, FRAME_FOLDERS, "CASME II frame",
                               "unpack the release's frames next to the coding sheet")
     builder = IndexBuilder(dataset, root, ERRATA, use_errata=errata)
-    for row in read_sheet(sheet, COLUMNS, "CASME II"):
+    for row in rows:
         subject = subject_number(row.cells["subject"])
         name = as_text(row.cells["clip"])
         if subject is None or not name:

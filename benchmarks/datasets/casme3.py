@@ -73,10 +73,11 @@ def read_casme3(root: Path, errata: bool = True) -> DatasetIndex:
     """Read the part A micro-expression sheet and ``<subject>/<clip>/color/`` frames."""
     sheet = find_file(root, SHEET_GLOBS, "CAS(ME)^3 part A label sheet",
                       "copy the part A ME label sheet from the release next to the frames")
+    rows = read_sheet(sheet, COLUMNS, "CAS(ME)^3 part A")  # sheet problems first: they name the file
     frames_root = find_folder(root, ("part_A", "data/part_A", "."), "CAS(ME)^3 part A",
                               "unpack part A so that <subject>/<clip>/color/ exists")
     builder = IndexBuilder("casme3", root, ERRATA, use_errata=errata)
-    for row in read_sheet(sheet, COLUMNS, "CAS(ME)^3 part A"):
+    for row in rows:
         subject, video = as_text(row.cells["subject"]), as_text(row.cells["clip"])
         if not subject or not video:
             builder.exclude(row.where, f"subject {subject!r} or filename {video!r} missing")

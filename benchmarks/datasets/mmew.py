@@ -64,6 +64,7 @@ def read_mmew(root: Path, errata: bool = True) -> DatasetIndex:
     """Read ``MMEW_Micro_Exp.xlsx`` and the emotion-grouped ``Micro_Expression`` folders."""
     sheet = find_file(root, ["MMEW_Micro_Exp*.xlsx"], "MMEW micro-expression sheet",
                       "copy MMEW_Micro_Exp.xlsx from the release next to Micro_Expression/")
+    rows = read_sheet(sheet, COLUMNS, "MMEW")  # sheet problems first: they name the file
     frames_root = find_folder(root, ["Micro_Expression"], "MMEW Micro_Expression",
                               "unpack the release's Micro_Expression folder")
     builder = IndexBuilder("mmew", root, ERRATA, use_errata=errata)
@@ -74,7 +75,7 @@ def read_mmew(root: Path, errata: bool = True) -> DatasetIndex:
                          f"{folders[folder.name].parent.name} and {folder.parent.name}; using the first")
             continue
         folders[folder.name] = folder
-    for row in read_sheet(sheet, COLUMNS, "MMEW"):
+    for row in rows:
         name, emotion = as_text(row.cells["clip"]), as_text(row.cells["emotion"])
         folder = folders.get(name)
         if folder is not None and normalize_label(folder.parent.name) != normalize_label(emotion):

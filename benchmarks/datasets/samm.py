@@ -73,9 +73,10 @@ def read_samm(root: Path, errata: bool = True) -> DatasetIndex:
     """Read the SAMM FACS codes sheet and ``SAMM/<subject>/<clip>/`` frame folders."""
     sheet = find_file(root, SHEET_GLOBS, "SAMM FACS codes sheet",
                       "copy SAMM_Micro_FACS_Codes_v2.xlsx from the release next to the SAMM folder")
+    rows = read_sheet(sheet, COLUMNS, "SAMM")  # sheet problems first: they name the file
     frames_root = find_folder(root, ("SAMM", "."), "SAMM frame", "unpack the release's frames")
     builder = IndexBuilder("samm", root, ERRATA, use_errata=errata)
-    for row in read_sheet(sheet, COLUMNS, "SAMM"):
+    for row in rows:
         subject, name = as_int(row.cells["subject"]), as_text(row.cells["clip"])
         if subject is None or not name:
             builder.exclude(row.where, f"subject {row.cells['subject']!r} or filename {name!r} unusable")
