@@ -231,6 +231,8 @@ def run_benchmark(plan: BenchPlan, reporter: Reporter | None = None) -> Path:
                      "selection_rule": SELECTION_RULES[plan.train.selection]},
         "environment": environment(),
         "metrics": summarize(y_true, y_pred, plan.class_set.classes),
+        "part_metrics": part_metrics(records, DATASETS.get(spec.dataset).meta.get("part_of"),
+                                     plan.class_set),
         "folds": records,
     }
     path = store.write_result(out, result)
@@ -255,6 +257,19 @@ def fold_record(fold: Fold, keys: list[str], labels: list[int], outcome: FoldOut
         "losses": outcome.losses,
         "seconds": outcome.seconds,
     }
+
+
+def part_metrics(records: list[dict], part_of: Callable[[str], str] | None,
+                 class_set: ClassSet) -> dict[str, dict] | None:
+    """Metrics of each part of a composite dataset (MEGC 2019 reports SMIC, CASME II and SAMM
+    next to the composite); ``None`` for a single dataset."""
+    if part_of is None:
+        return None
+    parts: dict[str, list[dict]] = {}
+    for sample in (s for r in records for s in r["samples"]):
+        parts.setdefault(part_of(sample["clip"]), []).append(sample)
+    return {part: summarize([s["label"] for s in samples], [s["prediction"] for s in samples],
+                            class_set.classes) for part, samples in parts.items()}
 
 
 def environment() -> dict[str, Any]:
