@@ -53,7 +53,7 @@ def inspect_index(index: DatasetIndex, class_set: ClassSet, dataset: str) -> dic
         "imputed_apex": imputed,
         "excluded": excluded,
         "missing_frames": missing,
-        "errata": [{"clip": e.key, "field": e.field, "value": e.value, "source": e.source}
+        "errata": [{"key": e.key, "field": e.field, "value": e.value, "source": e.source}
                    for e in entry.meta.get("errata", ())],
         "warnings": warnings,
     }

@@ -16,7 +16,7 @@ from fixtures.mer_layouts import (
 from typer.testing import CliRunner
 
 from benchmarks.datasets import casme2, class_set_for, load_dataset
-from benchmarks.datasets._tables import Erratum
+from benchmarks.datasets._tables import MEB, Erratum
 from benchmarks.datasets.megc2019 import official_names, part_of
 from benchmarks.inspection import inspect_index
 from registry.errors import DataError
@@ -107,14 +107,18 @@ def test_unknown_emotion_is_listed_without_shifting_other_labels(tmp_path):
     assert "class happiness: 1 samples, the official release has 32" in " ".join(report["warnings"])
 
 
-def test_errata_applied_by_default_switchable_and_listed(tmp_path, monkeypatch):
+def test_errata_fix_only_broken_rows_by_default_and_are_switchable(tmp_path, monkeypatch):
     root = write_casme2(tmp_path, [(1, "EP01_01", 1, 2, 4, "happiness"),
                                    (1, "EP01_02", 1, 9, 3, "disgust")], "cropped")
-    fix = Erratum("sub01/EP01_02", "apex", 2, "test source")
-    monkeypatch.setattr(casme2, "ERRATA", (fix,))
+    fixes = (Erratum("sub01/EP01_02", "apex", 2, "test source"),
+             Erratum("row 2", "offset", 3, "row source"))  # row 2 is consistent as published
+    monkeypatch.setattr(casme2, "ERRATA", fixes)
     corrected = casme2.read_casme2(root)
-    assert [(c.clip, c.apex) for c in corrected.clips] == [("EP01_01", 2), ("EP01_02", 2)]
-    assert "apex 9 corrected to 2 (test source)" in corrected.warnings[0]
+    assert [(c.clip, c.apex, c.offset) for c in corrected.clips] == [("EP01_01", 2, 4), ("EP01_02", 2, 3)]
+    assert corrected.warnings == (
+        "CASME2-coding-20140508.xlsx row 2: erratum offset -> 3 (row source) not applied: the "
+        "published row is consistent, so it may be another release's row",
+        "CASME2-coding-20140508.xlsx row 3: apex 9 corrected to 2 (test source)")
     published = casme2.read_casme2(root, errata=False)
     assert [c.clip for c in published.clips] == ["EP01_01"]
 
@@ -202,6 +206,9 @@ def test_inspect_cli_json_and_missing_data_message(tmp_path, monkeypatch):
     assert (report["num_samples"], report["num_subjects"], report["imputed_apex"]) == (3, 2, 1)
     assert report["excluded"] == [{"row": "CASME2-coding-20140508.xlsx row 5",
                                    "reason": "label 'fear' is left out by casme2-3"}]
+    assert len(report["errata"]) == 22 and report["errata"][0] == {
+        "key": "row 62", "field": "offset", "value": 91,
+        "source": f"{MEB}: 'Mistake in file, change offset to 91'"}
     monkeypatch.delenv("ZOO_DATA_ROOT", raising=False)
     with pytest.raises(DataError, match="licence-restricted.*--data-root"):
         load_dataset("samm")

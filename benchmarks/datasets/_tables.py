@@ -29,8 +29,12 @@ HEADER_SEARCH_ROWS = 40
 class Erratum:
     """A published annotation known to be wrong, and the value that replaces it.
 
-    ``key`` is the clip key (``subject/clip``) as the reader builds it; ``source`` says who
-    reported the correction, so every change to an official sheet can be checked.
+    ``key`` is the clip key (``subject/clip``) as the reader builds it, or ``"row N"`` for
+    the sheet's row N (as sources that publish fixes by row give them); ``source`` says who
+    reported the correction, so every change to an official sheet can be checked. An
+    erratum is applied only to a row that is demonstrably broken as published (a frame cell
+    that is not a number, or frames out of order): a row-keyed fix can then never change a
+    valid annotation of another release whose rows are numbered differently.
     """
 
     key: str
@@ -39,11 +43,22 @@ class Erratum:
     source: str
 
 
+MEB = ("MEB micro-expression benchmark (Varanka et al.), github.com/tvaranka/meb "
+       "meb/datasets/datasets.py @0607d7df")
+
+
+def row_errata(field: str, values: Mapping[int, int], source: str) -> tuple[Erratum, ...]:
+    """Errata for one field given by sheet row number (one-based, as Excel shows it)."""
+    return tuple(Erratum(f"row {row}", field, value, source) for row, value in values.items())
+
+
 @dataclass(frozen=True)
 class SheetRow:
-    """One data row of a sheet: its cells by field name and where it is, for messages."""
+    """One data row of a sheet: its cells by field name, its one-based row number, and
+    where it is for messages."""
 
     where: str
+    number: int
     cells: Mapping[str, Any]
 
 
@@ -89,6 +104,7 @@ def read_sheet(path: Path, columns: Mapping[str, str], dataset: str) -> list[She
             return [
                 SheetRow(
                     where=f"{path.name} row {row_number + 2 + offset}",  # one-based, below header
+                    number=row_number + 2 + offset,
                     cells={field: row[position[field]] for field in columns},
                 )
                 for offset, (_, row) in enumerate(table.iloc[row_number + 1 :].iterrows())
@@ -165,12 +181,13 @@ class IndexBuilder:
         offset: object = None,
         action_units: str = "",
         whole_clip: bool = False,
+        sheet_row: int | None = None,
     ) -> Clip | None:
         """Check one annotated clip and keep it, or record why it is left out.
 
         ``whole_clip``: the dataset has no onset/offset annotation (SMIC); the clip's first
         and last frames are onset and offset. A missing apex becomes the middle frame,
-        flagged ``apex_imputed`` and warned about.
+        flagged ``apex_imputed`` and warned about. ``sheet_row`` lets row-keyed errata apply.
         """
         key = f"{subject}/{clip}"
         if not emotion:
@@ -184,12 +201,8 @@ class IndexBuilder:
         if not frames:
             return self.exclude(where, f"frame folder {folder} holds no images")
         values = {"onset": onset, "apex": apex, "offset": offset}
-        for field in values:
-            fix = self.errata.get((key, field))
-            if fix is not None:
-                self.warn(f"{where}: {field} {values[field]!r} corrected to {fix.value} ({fix.source})")
-                values[field] = fix.value
         numbers = {field: as_int(value) for field, value in values.items()}
+        self._apply_errata(where, (key, f"row {sheet_row}"), values, numbers)
         if whole_clip:
             numbers["onset"], numbers["offset"] = min(frames), max(frames)
         if numbers["onset"] is None or numbers["offset"] is None:
@@ -220,6 +233,23 @@ class IndexBuilder:
         self.clips.append(record)
         return record
 
+    def _apply_errata(self, where: str, keys: tuple[str, str], values: Mapping[str, object],
+                      numbers: dict[str, int | None]) -> None:
+        """Replace ``numbers`` fields by their errata, if the published row is broken."""
+        fixes = [f for f in (self.errata.get((k, field)) for k in keys for field in values) if f]
+        if not fixes:
+            return
+        published = [numbers[f] for f in ("onset", "apex", "offset")]
+        broken = None in published or not published[0] <= published[1] <= published[2]
+        for fix in fixes:
+            if broken:
+                self.warn(f"{where}: {fix.field} {values[fix.field]!r} corrected to {fix.value} "
+                          f"({fix.source})")
+                numbers[fix.field] = fix.value
+            else:
+                self.warn(f"{where}: erratum {fix.field} -> {fix.value} ({fix.source}) not applied: "
+                          "the published row is consistent, so it may be another release's row")
+
     def build(self) -> DatasetIndex:
         if not self.clips:
             shown = "; ".join(f"{e.row}: {e.reason}" for e in self.excluded[:3])
@@ -227,7 +257,3 @@ class IndexBuilder:
         return DatasetIndex(self.dataset, self.root, tuple(self.clips), tuple(self.excluded),
                             tuple(self.warnings))
 
-
-def errata_table(errata: Iterable[Erratum]) -> list[dict[str, object]]:
-    """Errata as rows for ``zoo data inspect``."""
-    return [{"clip": e.key, "field": e.field, "value": e.value, "source": e.source} for e in errata]

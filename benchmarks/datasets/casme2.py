@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 from benchmarks.datasets._tables import (
+    MEB,
     Erratum,
     IndexBuilder,
     as_int,
@@ -21,6 +22,7 @@ from benchmarks.datasets._tables import (
     find_file,
     find_folder,
     read_sheet,
+    row_errata,
 )
 from benchmarks.records import ClassSet, DatasetIndex
 from registry import CLASS_SETS, DATASETS
@@ -83,10 +85,18 @@ CLASS_SETS.add(
 )
 
 
-# Corrections to the published sheet, applied by default (``errata=False`` turns them off).
-# Empty until a correction can be traced to a published source: unsourced fixes would make
-# results incomparable with the literature. Unreadable apex cells are imputed, not "fixed".
-ERRATA: tuple[Erratum, ...] = ()
+# Corrections to the published sheet, applied by default (``errata=False`` turns them off),
+# each only where the published row is broken (see Erratum). Only sourced corrections:
+# MEB gives them by data-frame index i, which is sheet row i + 2. MEB's apexes replace the
+# non-numeric apex cells with frames it estimated from optical flow.
+ERRATA: tuple[Erratum, ...] = (
+    row_errata("offset", {62: 91}, f"{MEB}: 'Mistake in file, change offset to 91'")
+    + row_errata("apex", {i + 2: apex for i, apex in zip(
+        [29, 35, 43, 45, 51, 53, 60, 117, 118, 126, 136, 147, 155, 168, 170, 177, 202, 203, 234,
+         237, 238],
+        [279, 68, 77, 81, 166, 100, 78, 187, 89, 80, 88, 134, 231, 53, 329, 111, 91, 103, 98, 153,
+         98])}, f"{MEB}: missing apex estimated from optical flow")
+)
 
 
 def subject_folder(frames_root: Path, subject: int) -> Path | None:
@@ -109,7 +119,8 @@ def read_casme2(root: Path, dataset: str = "casme2", errata: bool = True) -> Dat
     rows = read_sheet(sheet, COLUMNS, "CASME II")  # sheet problems first: they name the file
     frames_root = find_folder(root, FRAME_FOLDERS, "CASME II frame",
                               "unpack the release's frames next to the coding sheet")
-    builder = IndexBuilder(dataset, root, ERRATA, use_errata=errata)
+    # the errata belong to the official sheet, not to other sheets in its format (synth)
+    builder = IndexBuilder(dataset, root, ERRATA if dataset == "casme2" else (), use_errata=errata)
     for row in rows:
         subject = subject_number(row.cells["subject"])
         name = as_text(row.cells["clip"])
@@ -121,7 +132,7 @@ def read_casme2(root: Path, dataset: str = "casme2", errata: bool = True) -> Dat
             row.where, f"sub{subject:02d}", name, as_text(row.cells["emotion"]),
             folder / name if folder is not None else frames_root / f"sub{subject:02d}" / name,
             row.cells["onset"], row.cells["apex"], row.cells["offset"],
-            action_units=as_text(row.cells["action_units"]),
+            action_units=as_text(row.cells["action_units"]), sheet_row=row.number,
         )
     return builder.build()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from benchmarks.datasets._tables import (
+    MEB,
     Erratum,
     IndexBuilder,
     as_int,
@@ -17,6 +18,7 @@ from benchmarks.datasets._tables import (
     find_file,
     find_folder,
     read_sheet,
+    row_errata,
 )
 from benchmarks.records import ClassSet, DatasetIndex
 from registry import CLASS_SETS, DATASETS
@@ -36,7 +38,12 @@ COLUMNS = {
     "action_units": "AU",
     "emotion": "emotion",
 }
-ERRATA: tuple[Erratum, ...] = ()  # sourced corrections only; none known
+# Sourced corrections only (see casme2.ERRATA); MEB's data-frame index i is sheet row i + 2.
+ERRATA: tuple[Erratum, ...] = (
+    row_errata("apex", {130: 160, 752: 1}, MEB)
+    + row_errata("onset", {751: 2647, 752: 1}, MEB)
+    + row_errata("offset", {710: 34, 798: 1845, 800: 2403}, MEB)
+)
 SYNONYMS = {"happy": "happy", "happiness": "happy", "sad": "sad", "sadness": "sad",
             "disgust": "disgust", "fear": "fear", "anger": "anger", "angry": "anger",
             "surprise": "surprise", "others": "others", "other": "others"}
@@ -88,7 +95,7 @@ def read_casme3(root: Path, errata: bool = True) -> DatasetIndex:
             row.where, subject, clip, as_text(row.cells["emotion"]),
             frames_root / subject / video / "color",
             row.cells["onset"], row.cells["apex"], row.cells["offset"],
-            action_units=as_text(row.cells["action_units"]),
+            action_units=as_text(row.cells["action_units"]), sheet_row=row.number,
         )
     return builder.build()
 

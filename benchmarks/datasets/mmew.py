@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from benchmarks.datasets._tables import (
+    MEB,
     Erratum,
     IndexBuilder,
     as_int,
@@ -17,6 +18,7 @@ from benchmarks.datasets._tables import (
     find_file,
     find_folder,
     read_sheet,
+    row_errata,
 )
 from benchmarks.records import ClassSet, DatasetIndex, normalize_label
 from registry import CLASS_SETS, DATASETS
@@ -35,7 +37,16 @@ COLUMNS = {
     "action_units": "Action Units",
     "emotion": "Estimated Emotion",
 }
-ERRATA: tuple[Erratum, ...] = ()  # sourced corrections only; none known
+# Sourced corrections only (see casme2.ERRATA); MEB's data-frame index i is sheet row i + 2.
+_MMEW_ROWS = [33, 35, 36, 37, 38, 39, 40, 41, 42, 142, 143, 145, 146, 148, 154, 156]
+ERRATA: tuple[Erratum, ...] = (
+    row_errata("apex", {i + 2: v for i, v in zip(_MMEW_ROWS, [40, 15, 46, 20, 25, 20, 23, 28, 32, 56, 32,
+                                                             27, 22, 29, 31, 38])},
+               f"{MEB}: 'Incorrect apex and offset', apex estimated")
+    + row_errata("offset", {i + 2: v for i, v in zip(_MMEW_ROWS, [75, 54, 59, 98, 80, 93, 58, 61, 68, 88,
+                                                                 80, 85, 61, 108, 72, 106])},
+                 f"{MEB}: 'Incorrect apex and offset', offset estimated")
+)
 
 EMOTIONS = ("happiness", "surprise", "anger", "disgust", "fear", "sadness", "others")
 CLASS_SETS.add(
@@ -85,7 +96,7 @@ def read_mmew(root: Path, errata: bool = True) -> DatasetIndex:
             row.where, subject_name(row.cells["subject"]), name, emotion,
             folder if folder is not None else frames_root / "<emotion>" / name,
             row.cells["onset"], row.cells["apex"], row.cells["offset"],
-            action_units=as_text(row.cells["action_units"]),
+            action_units=as_text(row.cells["action_units"]), sheet_row=row.number,
         )
     return builder.build()
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from benchmarks.datasets._tables import (
+    MEB,
     Erratum,
     IndexBuilder,
     as_int,
@@ -19,6 +20,7 @@ from benchmarks.datasets._tables import (
     find_file,
     find_folder,
     read_sheet,
+    row_errata,
 )
 from benchmarks.records import ClassSet, DatasetIndex
 from registry import CLASS_SETS, DATASETS
@@ -37,8 +39,13 @@ COLUMNS = {
     "action_units": "Action Units",
     "emotion": "Estimated Emotion",
 }
-# Sourced corrections only (see casme2.ERRATA for the policy); none are published for SAMM v2.
-ERRATA: tuple[Erratum, ...] = ()
+# Sourced corrections only (see casme2.ERRATA for the policy). MEB reads SAMM with pandas'
+# default header, takes its row 12 as the header, so its data index i is sheet row i + 15.
+ERRATA: tuple[Erratum, ...] = (
+    row_errata("offset", {71: 5739}, f"{MEB}: 'Mistake in file, change offset'")
+    + row_errata("apex", {140: 1105, 147: 4945, 148: 5130},
+                 f"{MEB}: missing apex estimated from optical flow")
+)
 
 CLASS_SETS.add(
     "samm-5",
@@ -85,7 +92,7 @@ def read_samm(root: Path, errata: bool = True) -> DatasetIndex:
             row.where, f"{subject:03d}", name, as_text(row.cells["emotion"]),
             frames_root / f"{subject:03d}" / name,
             row.cells["onset"], row.cells["apex"], row.cells["offset"],
-            action_units=as_text(row.cells["action_units"]),
+            action_units=as_text(row.cells["action_units"]), sheet_row=row.number,
         )
     return builder.build()
 

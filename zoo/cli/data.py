@@ -50,7 +50,7 @@ def inspect_command(
     console.print(counts)
     console.print("per subject: " + ", ".join(f"{s} {n}" for s, n in report["subjects"].items()))
     for title, rows, columns in (
-        ("errata applied by default", report["errata"], ("clip", "field", "value", "source")),
+        ("errata applied by default", report["errata"], ("key", "field", "value", "source")),
         ("excluded rows", report["excluded"], ("row", "reason")),
         ("missing frames", report["missing_frames"], ("row", "reason")),
     ):
