@@ -105,7 +105,7 @@ def test_face_detection_on_a_real_photo_and_crop(tmp_path):
 
 
 def test_optical_strain_of_translation_and_stretch():
-    ys, xs = np.mgrid[0:8, 0:8].astype(np.float32)
+    _ys, xs = np.mgrid[0:8, 0:8].astype(np.float32)
     translation = np.stack([np.full_like(xs, 2.0), np.full_like(xs, -1.0)], axis=2)
     stretch = np.stack([0.5 * xs, np.zeros_like(xs)], axis=2)
     assert np.allclose(optical_strain(translation), 0)

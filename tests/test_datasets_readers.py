@@ -36,8 +36,8 @@ def test_casme2_layouts_subjects_and_apex_imputation(tmp_path, layout):
                                            "sub02/EP05_01"]
     imputed = index.clips[1]
     assert (imputed.onset, imputed.apex, imputed.offset, imputed.apex_imputed) == (2, 4, 6, True)
-    assert index.warnings == ("CASME2-coding-20140508.xlsx row 3: apex '/' is not a frame number; "
-                              "using the middle frame 4",)
+    assert index.warnings == (("CASME2-coding-20140508.xlsx row 3: apex '/' is not a frame number; "
+                               "using the middle frame 4"),)
     suffix = "img3.jpg" if layout == "raw" else "reg_img3.jpg"
     assert index.clips[0].frame(3).name == suffix
     labels = [class_set_for("casme2", "5").label_of(c.emotion) for c in index.clips]
@@ -116,8 +116,8 @@ def test_errata_fix_only_broken_rows_by_default_and_are_switchable(tmp_path, mon
     corrected = casme2.read_casme2(root)
     assert [(c.clip, c.apex, c.offset) for c in corrected.clips] == [("EP01_01", 2, 4), ("EP01_02", 2, 3)]
     assert corrected.warnings == (
-        "CASME2-coding-20140508.xlsx row 2: erratum offset -> 3 (row source) not applied: the "
-        "published row is consistent, so it may be another release's row",
+        ("CASME2-coding-20140508.xlsx row 2: erratum offset -> 3 (row source) not applied: the "
+         "published row is consistent, so it may be another release's row"),
         "CASME2-coding-20140508.xlsx row 3: apex 9 corrected to 2 (test source)")
     published = casme2.read_casme2(root, errata=False)
     assert [c.clip for c in published.clips] == ["EP01_01"]
@@ -142,8 +142,8 @@ def test_mmew_frames_grouped_by_emotion(tmp_path):
     index = load_dataset("mmew", root)
     assert [c.key for c in index.clips] == ["S01/S01-01-001", "S02/S02-01-004"]
     assert index.clips[1].frames[3].parent.parent.name == "others"
-    assert index.warnings == ("MMEW_Micro_Exp.xlsx row 3: sheet says 'disgust' but the frames are in "
-                              "others/; using the sheet's label",)
+    assert index.warnings == (("MMEW_Micro_Exp.xlsx row 3: sheet says 'disgust' but the frames are in "
+                               "others/; using the sheet's label"),)
 
 
 def test_smic_labels_from_folders_and_middle_apex(tmp_path):

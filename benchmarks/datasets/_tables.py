@@ -10,9 +10,10 @@ own without shifting any other row.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import pandas as pd
 
@@ -120,7 +121,7 @@ def read_sheet(path: Path, columns: Mapping[str, str], dataset: str) -> list[She
 
 
 def _blank(value: object) -> bool:
-    return value is None or (isinstance(value, float) and value != value) or str(value).strip() == ""
+    return value is None or bool(pd.isna(value)) or str(value).strip() == ""
 
 
 def as_int(value: object) -> int | None:

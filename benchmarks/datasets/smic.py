@@ -11,9 +11,9 @@ as in the MEGC 2019 composite list.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable
 
 from benchmarks.datasets._tables import IndexBuilder, find_folder
 from benchmarks.records import ClassSet, DatasetIndex, natural_key

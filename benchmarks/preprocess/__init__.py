@@ -16,11 +16,11 @@ import hashlib
 import json
 import multiprocessing
 import os
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Iterator
 
 import cv2
 import numpy as np
@@ -125,7 +125,8 @@ def face_detector():
     return Cascade(lbp_frontal_face_cascade_filename())
 
 
-def face_box(rgb: np.ndarray, margin: float = 0.25, search_side: int = 320) -> tuple[int, int, int, int] | None:
+def face_box(rgb: np.ndarray, margin: float = 0.25,
+             search_side: int = 320) -> tuple[int, int, int, int] | None:
     """Square box (top, left, bottom, right) around the largest face, widened by ``margin``
     on each side (the cascade's box stops at brows and chin), or ``None`` if no face."""
     grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
