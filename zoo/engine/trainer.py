@@ -214,7 +214,7 @@ def fit_predict(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            total += float(loss) * len(rows)
+            total += loss.item() * len(rows)
             seen += len(rows)
         scheduler.step()
         losses.append(total / max(seen, 1))
