@@ -56,11 +56,13 @@ def info(name: str = typer.Argument(..., help="Name of any registered entry.")) 
 def describe(kind: str, entry) -> dict[str, str]:
     """Facts computed from the entry itself (model size, class set contents)."""
     if kind == "models":
-        from zoo.models import count_parameters, create_model, model_options
+        from zoo.models import count_parameters, create_model, forward_flops, model_options
 
         model = create_model(entry.name, 5)
+        size = entry.defaults.get("input_size", 112)
         return {"options": str(model_options(entry.name)),
                 "parameters (5 classes)": f"{count_parameters(model):,}",
+                f"FLOPs per clip ({size} px)": f"{forward_flops(model, size) / 1e9:.2f} G",
                 "inputs": ", ".join(model.input_keys)}
     if kind == "classes":
         cs = entry.obj

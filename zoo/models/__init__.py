@@ -63,3 +63,19 @@ def create_model(name: str, num_classes: int, **options: Any) -> nn.Module:
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+INPUT_CHANNELS = {"flow": 2, "magnitude": 1, "strain": 1, "diff": 1}  # other inputs are RGB frames
+
+
+def forward_flops(model: nn.Module, input_size: int) -> int:
+    """FLOPs of one forward pass on one sample, as torch's FlopCounterMode counts them
+    (matrix products and convolutions; one multiply-add is two FLOPs)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    inputs = {k: torch.zeros(1, INPUT_CHANNELS.get(k, 3), input_size, input_size) for k in model.input_keys}
+    model.eval()
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(**inputs)
+    return counter.get_total_flops()

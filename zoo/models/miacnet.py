@@ -1,0 +1,237 @@
+"""MIACNet: facial position features from the onset frame tell facial action features where to look.
+
+Our reading of Li, Niu, Zhao (arXiv 2405.16451), following the authors' MMNet conventions
+(see ``/work/shared/spec/miacnet-ma2mi.md`` and ``docs/miacnet.md``):
+
+- action branch: a CNN trunk at output stride 16 on the onset->apex change, either the pixel
+  difference ``apex - onset`` (``diff="pixel"``, MMNet parity) or the difference of the trunk's
+  features of both frames (``diff="feature"``);
+- position branch: the onset frame shrunk to the action map's grid (14x14 at 224 px, 7x7 at
+  112 px), one token per cell, a small ViT, reshaped to the action map's shape;
+- fusion: ``sum`` (MMNet), ``gate`` (the position map gates the action map spatially) or
+  ``concat``; then flatten, dropout, linear.
+
+The default trunk ``mmnet_trunk`` is a ResNet-18 layout with CBAM attention in every block
+(timm's ResNet with ``attn_layer="cbam"``) whose last stage is dilated instead of strided, so
+it ends at stride 16 as MMNet does; ``width`` scales its channels (64: paper size). Any other
+timm CNN name that supports ``features_only`` and ``output_stride=16`` also works.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from timm.models.resnet import BasicBlock, ResNet
+from timm.models.vision_transformer import Block
+
+from registry import MODELS
+from registry.errors import ConfigError
+from zoo.backbones import create_backbone
+
+CITATION = (
+    "Li, H., Niu, X., Zhao, Y. From Macro to Micro: Boosting micro-expression recognition via "
+    "pre-training on macro-expression videos. arXiv 2405.16451, 2024. Trunk and training "
+    "recipe after Li, H., Sui, M., Zhu, Z., Zhao, F. MMNet: Muscle motion-guided network for "
+    "micro-expression recognition. IJCAI 2022."
+)
+# MMNet's fine-tuning recipe (its public training script): AdamW, lr 8e-4, wd 0.6, lr x0.987
+# per epoch for the first 50 epochs, 74 epochs, batch 32, 224 px; last epoch evaluated.
+DEFAULTS = {"epochs": 74, "batch_size": 32, "lr": 8e-4, "weight_decay": 0.6, "optimizer": "adamw",
+            "lr_decay": 0.987, "lr_decay_epochs": 50, "input_size": 224}
+TRUNK = "mmnet_trunk"
+POSITION_GRID = 14  # the position embedding's native grid (224 px / 16); resized for other sizes
+FUSIONS = ("sum", "gate", "concat")
+DIFFS = ("pixel", "feature")
+INITS = ("scratch", "imagenet", "ma2mi")
+# Parameters of the default 5-class MIACNet; the spec's "about 9.4 M" is MMNet's trunk as
+# the paper reports it; ours has a full ResNet-18 stage layout plus the ViT (tested).
+PAPER_TRUNK_PARAMETERS = 9_400_000
+
+
+def mmnet_trunk(width: int = 64) -> ResNet:
+    """ResNet-18 layout with CBAM in every block, dilated last stage: stride 16, ``8*width`` maps.
+
+    The stem is three 3x3 convolutions ending at ``width`` channels (ResNet-D's deep stem; MMNet
+    uses a 3x3 stem too), so the whole trunk, stem included, scales with ``width``."""
+    return ResNet(BasicBlock, [2, 2, 2, 2], channels=(width, 2 * width, 4 * width, 8 * width),
+                  stem_type="deep", stem_width=width // 2, output_stride=16, num_classes=0,
+                  global_pool="", block_args={"attn_layer": "cbam"})
+
+
+class Trunk(nn.Module):
+    """A CNN image -> feature map at stride 16 (``channels`` maps)."""
+
+    def __init__(self, backbone: str, width: int):
+        super().__init__()
+        if backbone == TRUNK:
+            self.net, self.channels, self.is_timm = mmnet_trunk(width), 8 * width, False
+        else:
+            self.net = create_backbone(backbone, features_only=True, output_stride=16, out_indices=(-1,))
+            self.channels, self.is_timm = self.net.feature_info.channels()[-1], True
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)[-1] if self.is_timm else self.net.forward_features(x)
+
+
+class ActionBranch(nn.Module):
+    """What moved between onset and apex: a trunk on their pixel or feature difference."""
+
+    def __init__(self, backbone: str, width: int, diff: str):
+        super().__init__()
+        self.diff = diff
+        self.trunk = Trunk(backbone, width)
+
+    @property
+    def channels(self) -> int:
+        return self.trunk.channels
+
+    def forward(self, onset: torch.Tensor, apex: torch.Tensor) -> torch.Tensor:
+        if self.diff == "pixel":
+            return self.trunk(apex - onset)
+        both = self.trunk(torch.cat([onset, apex]))
+        first, second = both.chunk(2)
+        return second - first
+
+
+class PositionBranch(nn.Module):
+    """Where things are on the face: the onset frame at the action map's grid, one token per
+    cell (patch size 1), through a small ViT; returns a map shaped like the action map."""
+
+    def __init__(self, dim: int, depth: int, heads: int):
+        super().__init__()
+        if dim % heads:
+            raise ConfigError(f"position branch: width {dim} is not divisible by {heads} heads")
+        self.embed = nn.Conv2d(3, dim, kernel_size=1)
+        self.pos = nn.Parameter(torch.zeros(1, dim, POSITION_GRID, POSITION_GRID))
+        nn.init.trunc_normal_(self.pos, std=0.02)
+        self.blocks = nn.Sequential(*[Block(dim, heads, mlp_ratio=2.0, qkv_bias=True) for _ in range(depth)])
+        self.norm = nn.LayerNorm(dim)
+
+    def forward(self, onset: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+        small = F.interpolate(onset, size=grid, mode="bilinear", antialias=True, align_corners=False)
+        pos = F.interpolate(self.pos, size=grid, mode="bicubic", align_corners=False)
+        tokens = (self.embed(small) + pos).flatten(2).transpose(1, 2)
+        tokens = self.norm(self.blocks(tokens))
+        return tokens.transpose(1, 2).reshape(onset.shape[0], -1, *grid)
+
+
+class MIACNet(nn.Module):
+    """Two-branch MER network: position features (onset) guide action features (onset->apex)."""
+
+    input_keys = ("onset", "apex")
+
+    def __init__(self, num_classes: int, backbone: str = TRUNK, width: int = 64, diff: str = "pixel",
+                 position: bool = True, fusion: str = "sum", vit_depth: int = 2, vit_heads: int = 4,
+                 grid: int = 7, drop_rate: float = 0.5):
+        super().__init__()
+        for name, value, allowed in (("diff", diff, DIFFS), ("fusion", fusion, FUSIONS)):
+            if value not in allowed:
+                raise ConfigError(f"miacnet option {name}={value}: choose one of {', '.join(allowed)}")
+        if width < 4:
+            raise ConfigError(f"miacnet option width={width}: use at least 4")
+        self.action = ActionBranch(backbone, width, diff)
+        dim = self.action.channels
+        self.position = PositionBranch(dim, vit_depth, vit_heads) if position else None
+        self.fusion = fusion if position else "none"
+        self.gate = nn.Conv2d(dim, 1, kernel_size=1) if self.fusion == "gate" else None
+        # MMNet flattens its 14x14 map; pooling to a fixed grid first lets one model serve
+        # 112 px (7x7 maps) and 224 px (14x14) inputs.
+        self.grid = grid
+        fused = 2 * dim if self.fusion == "concat" else dim
+        self.head = nn.Sequential(nn.Flatten(), nn.Dropout(drop_rate), nn.Linear(fused * grid * grid, num_classes))
+
+    def features(self, onset: torch.Tensor, apex: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The branches' maps and the fused map (also what the heat maps are made of)."""
+        action = self.action(onset, apex)
+        out = {"action": action}
+        if self.position is None:
+            out["fused"] = action
+            return out
+        position = self.position(onset, tuple(action.shape[-2:]))
+        out["position"] = position
+        if self.fusion == "sum":
+            out["fused"] = action + position
+        elif self.fusion == "gate":
+            out["gate"] = torch.sigmoid(self.gate(position))
+            out["fused"] = action * out["gate"]
+        else:
+            out["fused"] = torch.cat([action, position], dim=1)
+        return out
+
+    def forward(self, onset: torch.Tensor, apex: torch.Tensor) -> torch.Tensor:
+        fused = self.features(onset, apex)["fused"]
+        return self.head(F.adaptive_avg_pool2d(fused, self.grid))
+
+    @torch.no_grad()
+    def attention_maps(self, onset: torch.Tensor, apex: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Per-sample heat maps in [0, 1] on the action grid: ``action`` (channel norm of the
+        action map) and ``position`` (the gate, or the position map's channel norm)."""
+        maps = self.features(onset, apex)
+        out = {"action": maps["action"].norm(dim=1)}
+        if "gate" in maps:
+            out["position"] = maps["gate"][:, 0]
+        elif "position" in maps:
+            out["position"] = maps["position"].norm(dim=1)
+        return {k: _unit_range(v) for k, v in out.items()}
+
+
+def _unit_range(maps: torch.Tensor) -> torch.Tensor:
+    low = maps.flatten(1).min(1).values[:, None, None]
+    high = maps.flatten(1).max(1).values[:, None, None]
+    return (maps - low) / (high - low).clamp_min(1e-8)
+
+
+def init_from_imagenet(model: MIACNet, backbone: str, weights: str) -> None:
+    """Load a local ImageNet safetensors state dict of a timm backbone into the action trunk."""
+    from zoo.pretrain.weights import load_weights
+
+    if not weights:
+        raise ConfigError(
+            "miacnet init=imagenet: ImageNet weights cannot be downloaded here (no network access "
+            "at run time); save the timm state dict of backbone "
+            f"'{backbone}' as safetensors and pass --opt weights=PATH"
+        )
+    if backbone == TRUNK:
+        raise ConfigError(f"miacnet init=imagenet: the built-in '{TRUNK}' has no ImageNet weights; "
+                          "choose a timm backbone with --opt backbone=NAME (e.g. resnet18)")
+    load_weights(model.action.trunk.net, Path(weights), ignore_unused=True)
+
+
+def _build(num_classes: int, backbone: str, width: int, diff: str, position: bool, fusion: str,
+           init: str, weights: str, drop_rate: float) -> MIACNet:
+    if init not in INITS:
+        raise ConfigError(f"miacnet option init={init}: choose one of {', '.join(INITS)}")
+    if weights and init != "imagenet":
+        raise ConfigError("miacnet option weights= is for init=imagenet; MA2MI weights come "
+                          "from --pretrained PATH|NAME")
+    model = MIACNet(num_classes, backbone=backbone, width=width, diff=diff, position=position,
+                    fusion=fusion, drop_rate=drop_rate)
+    if init == "imagenet":
+        init_from_imagenet(model, backbone, weights)
+    return model
+
+
+# Options a loaded MA2MI checkpoint implies; the runner sets them when --pretrained is given.
+PRETRAINED_OPTIONS = {"init": "ma2mi"}
+
+
+@MODELS.register("miacnet", citation=CITATION, defaults=DEFAULTS,
+                 paper_trunk_parameters=PAPER_TRUNK_PARAMETERS, parameters_5_classes=15_718_021,
+                 pretrained_options=PRETRAINED_OPTIONS)
+def miacnet(num_classes: int, backbone: str = TRUNK, width: int = 64, diff: str = "pixel",
+            position: bool = True, fusion: str = "sum", init: str = "scratch", weights: str = "",
+            drop_rate: float = 0.5) -> MIACNet:
+    """MIACNet (position + action branches), from scratch unless init/--pretrained say otherwise."""
+    return _build(num_classes, backbone, width, diff, position, fusion, init, weights, drop_rate)
+
+
+@MODELS.register("miacnet-ma2mi", citation=CITATION, defaults=DEFAULTS,
+                 pretrained="ma2mi-synth-macro", pretrained_options=PRETRAINED_OPTIONS)
+def miacnet_ma2mi(num_classes: int, backbone: str = TRUNK, width: int = 64, diff: str = "pixel",
+                  position: bool = True, fusion: str = "sum", init: str = "ma2mi", weights: str = "",
+                  drop_rate: float = 0.5) -> MIACNet:
+    """MIACNet fine-tuned from MA2MI pre-training (pre-trained once per trunk, cached in ZOO_CACHE)."""
+    return _build(num_classes, backbone, width, diff, position, fusion, init, weights, drop_rate)
