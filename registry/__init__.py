@@ -26,6 +26,7 @@ CLASS_SETS: Registry = Registry("class set")
 PROTOCOLS: Registry = Registry("protocol")
 PRETRAINERS: Registry = Registry("pretrainer")
 CHECKPOINTS: Registry = Registry("checkpoint")
+MACRO: Registry = Registry("macro")  # macro-expression corpora, for pre-training
 
 KINDS: dict[str, Registry] = {
     "backbones": BACKBONES,
@@ -35,6 +36,7 @@ KINDS: dict[str, Registry] = {
     "protocols": PROTOCOLS,
     "pretrainers": PRETRAINERS,
     "checkpoints": CHECKPOINTS,
+    "macros": MACRO,
 }
 
 # Packages whose every submodule registers entries. A new model, dataset or protocol is a
@@ -45,6 +47,7 @@ PLUGIN_PACKAGES = (
     "zoo.pretrain",
     "benchmarks.datasets",
     "benchmarks.protocols",
+    "benchmarks.macro",
     "registry.checkpoints",
 )
 
@@ -70,6 +73,7 @@ __all__ = [
     "CLASS_SETS",
     "DATASETS",
     "KINDS",
+    "MACRO",
     "MODELS",
     "PRETRAINERS",
     "PROTOCOLS",

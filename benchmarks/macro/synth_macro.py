@@ -1,0 +1,97 @@
+"""``synth-macro``: the offline macro-expression corpus for MA2MI pre-training.
+
+Same generator as ``synth`` (``benchmarks/synthetic.py``) with other parameters: more
+identities (a different seed, so none is a ``synth`` subject), larger and more varied
+motions (macro-sized at apex; pairs a few frames apart still move by about a pixel, which
+is the point of MA2MI), longer onset->apex rises, and every action unit equally often. It is
+written to disk in the generic layout, so the generic reader is what reads it. All
+identities are warps of the same photograph as ``synth``'s; see docs/miacnet.md.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import cv2
+
+from benchmarks.datasets.synth import cache_home
+from benchmarks.macro.generic import ANNOTATIONS, read_generic
+from benchmarks.records import DatasetIndex
+from benchmarks.synthetic import EMOTIONS, FaceSource, SynthConfig, generate_clips
+from registry import MACRO
+
+CORPUS_VERSION = 1
+MACRO_CONFIG = SynthConfig(
+    seed=1001,
+    subjects=30,
+    clips_per_subject=(6, 6),
+    class_frequencies={emotion: 1 for emotion in EMOTIONS},
+    frames_per_clip=(16, 24),
+    amplitude_px=4.0,
+    amplitude_range=(0.5, 1.5),
+    style_angle_deg=25.0,
+    distractor_probability=0.5,
+    distractor_px=1.5,
+    unreadable_apex_fraction=0.0,
+)
+
+
+def corpus_folder(cfg: SynthConfig) -> Path:
+    blob = json.dumps({"version": CORPUS_VERSION, **cfg.to_dict()}, sort_keys=True)
+    return cache_home() / "synth-macro" / f"seed{cfg.seed}-{hashlib.sha256(blob.encode()).hexdigest()[:10]}"
+
+
+def write_corpus(cfg: SynthConfig, target: Path) -> Path:
+    """Generate ``cfg`` into ``target`` in the generic layout, atomically (temporary folder
+    renamed into place), so concurrent or interrupted runs never see half a corpus."""
+    if (target / "generator.json").is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=target.parent))
+    try:
+        with open(tmp / ANNOTATIONS, "w", newline="") as handle:
+            sheet = csv.writer(handle)
+            sheet.writerow(["subject", "clip", "onset", "apex", "offset", "emotion"])
+            for clip in generate_clips(cfg, FaceSource()):
+                subject = f"macro{clip.subject:02d}"
+                folder = tmp / "frames" / subject / clip.name
+                folder.mkdir(parents=True, exist_ok=True)
+                for i, frame in enumerate(clip.frames):
+                    cv2.imwrite(str(folder / f"img{clip.first_frame + i}.jpg"), frame[..., ::-1],
+                                [cv2.IMWRITE_JPEG_QUALITY, cfg.jpeg_quality])
+                sheet.writerow([subject, clip.name, clip.first_frame, clip.first_frame + clip.apex_index,
+                                clip.first_frame + len(clip.frames) - 1, clip.emotion])
+        (tmp / "generator.json").write_text(json.dumps({"version": CORPUS_VERSION, **cfg.to_dict()}, indent=1))
+        try:
+            tmp.rename(target)
+        except OSError:  # another process finished first; its copy is identical
+            if not (target / "generator.json").is_file():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def default_root() -> Path:
+    return write_corpus(MACRO_CONFIG, corpus_folder(MACRO_CONFIG))
+
+
+def read_synth_macro(root: Path) -> DatasetIndex:
+    """Synthetic macro-expression clips (30 identities, larger motions), generated on first use."""
+    return read_generic(root, dataset="synth-macro")
+
+
+MACRO.register(
+    "synth-macro",
+    summary="Synthetic macro-expression corpus (30 identities x 6 clips), generated on first use",
+    citation=f"mer-zoo synthetic macro corpus (benchmarks/macro/synth_macro.py), version {CORPUS_VERSION}",
+    generated=True,
+    default_root=default_root,
+    layout="generic (frames/<subject>/<clip>/ + annotations.csv)",
+    same_subjects_as=(),
+)(read_synth_macro)
