@@ -32,6 +32,7 @@ from registry import DATASETS, MODELS, PROTOCOLS
 from registry.errors import ConfigError, DataError
 from zoo.engine.trainer import SELECTION_RULES, FoldData, FoldOutcome, TrainConfig, fit_predict
 from zoo.models import count_parameters, create_model, model_options
+from zoo.pretrain.checkpoints import checkpoint_file, describe_pretraining, load_pretrained, pretrained_for
 
 # Hyper-parameters a model entry, a dataset budget or the command line may set.
 HYPERPARAMETERS = ("epochs", "batch_size", "lr", "weight_decay", "optimizer", "lr_decay",
@@ -55,6 +56,8 @@ class BenchSpec:
     out: Path = Path("results")
     options: dict[str, Any] = field(default_factory=dict)
     overrides: dict[str, Any] = field(default_factory=dict)
+    pretrained: str | None = None  # checkpoint path or registered name to fine-tune from
+    allow_partial: bool = False  # load only the checkpoint tensors that fit, and report the rest
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,7 @@ class BenchPlan:
     sources: dict[str, str]
     train: TrainConfig
     preprocess: PreprocessConfig
+    pretrained: str | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,8 @@ class FoldJob:
     train: FoldData
     test: FoldData
     config: TrainConfig
+    pretrained: str | None = None  # checkpoint file loaded into every fold's fresh model
+    allow_partial: bool = False
 
 
 class Reporter:
@@ -134,7 +140,8 @@ def plan_benchmark(spec: BenchSpec) -> BenchPlan:
     resolve_device(spec.device)
     preprocess = PreprocessConfig(size=hyper["input_size"])
     root = locate(spec.dataset, spec.data_root)
-    return BenchPlan(spec, root, class_set, options, hyper, sources, train, preprocess)
+    pretrained, options = pretrained_for(spec.model, options, spec.pretrained)
+    return BenchPlan(spec, root, class_set, options, hyper, sources, train, preprocess, pretrained)
 
 
 def select_samples(index: DatasetIndex, class_set: ClassSet) -> tuple[list[str], list[int], list[str]]:
@@ -151,19 +158,24 @@ def select_samples(index: DatasetIndex, class_set: ClassSet) -> tuple[list[str],
     return keys, labels, subjects
 
 
-def run_id_of(plan: BenchPlan, fingerprint: str) -> str:
+def run_id_of(plan: BenchPlan, fingerprint: str, pretraining: dict | None = None) -> str:
     identity = {
         "model": plan.spec.model, "options": plan.options, "dataset": plan.spec.dataset,
         "fingerprint": fingerprint, "class_set": plan.class_set.name,
         "protocol": plan.spec.protocol, "seed": plan.spec.seed,
         "hyperparameters": plan.hyperparameters,
     }
+    if pretraining:  # only then, so run ids of runs without pre-training stay as they were
+        identity["pretraining"] = {k: pretraining[k] for k in ("sha256", "load")}
     return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
 def run_fold(job: FoldJob, on_epoch: Callable[[int, float], None] | None = None) -> FoldOutcome:
     def build() -> torch.nn.Module:
-        return create_model(job.model, job.num_classes, **job.options)
+        model = create_model(job.model, job.num_classes, **job.options)
+        if job.pretrained:
+            load_pretrained(model, Path(job.pretrained), job.allow_partial)
+        return model
 
     return fit_predict(build, job.train, job.test, job.config, job.num_classes, on_epoch)
 
@@ -181,7 +193,15 @@ def run_benchmark(plan: BenchPlan, reporter: Reporter | None = None) -> Path:
     index = DATASETS.get(spec.dataset).obj(plan.root)
     keys, labels, subjects = select_samples(index, plan.class_set)
     fingerprint = index.fingerprint()
-    run_id = run_id_of(plan, fingerprint)
+    pretraining = None
+    if plan.pretrained:  # produce (recipe) and test-load the checkpoint before any fold runs
+        checkpoint = checkpoint_file(plan.pretrained, plan.options, reporter.message)
+        report = load_pretrained(create_model(spec.model, plan.class_set.num_classes, **plan.options),
+                                 checkpoint, spec.allow_partial)
+        if spec.allow_partial:
+            reporter.message(f"--allow-partial: {report.summary()}")
+        pretraining = describe_pretraining(plan.pretrained, checkpoint, report, spec.dataset, subjects)
+    run_id = run_id_of(plan, fingerprint, pretraining)
     prepared = prepare(index, plan.preprocess, cache_home(), reporter.preprocessing)
     data = FoldData(prepared.rows(keys), torch.tensor(labels), tuple(subjects))
     folds = PROTOCOLS.get(spec.protocol).obj(list(subjects), spec.seed)
@@ -195,6 +215,7 @@ def run_benchmark(plan: BenchPlan, reporter: Reporter | None = None) -> Path:
                 spec.model, plan.options, plan.class_set.num_classes, fold,
                 data.subset(list(fold.train)), data.subset(list(fold.test)),
                 replace(plan.train, seed=fold_seed(spec.seed, number)),
+                pretraining and pretraining["path"], spec.allow_partial,
             )
             outcome = run_fold(job, lambda e, loss: reporter.epoch_finished(fold, e, loss))
             record = fold_record(fold, keys, labels, outcome, plan.class_set)
@@ -214,7 +235,7 @@ def run_benchmark(plan: BenchPlan, reporter: Reporter | None = None) -> Path:
         "model": {"name": spec.model, "options": plan.options,
                   "num_parameters": count_parameters(model), "citation": entry.citation},
         "backbone": plan.options.get("backbone"),
-        "pretraining": None,
+        "pretraining": pretraining,
         "dataset": {
             "name": spec.dataset, "class_set": plan.class_set.name,
             "classes": list(plan.class_set.classes), "fingerprint": fingerprint,

@@ -95,6 +95,10 @@ def bench(
     device: str = typer.Option("auto", "--device", help="cpu, cuda or auto."),
     data_root: Optional[Path] = typer.Option(None, "--data-root", help="Folder of the dataset."),
     out: Path = typer.Option(Path("results"), "--out", help="Results directory."),
+    pretrained: Optional[str] = typer.Option(
+        None, "--pretrained", help="Fine-tune from a checkpoint: a safetensors PATH or a NAME (zoo list checkpoints)."),
+    allow_partial: bool = typer.Option(
+        False, "--allow-partial", help="Load only the checkpoint tensors that fit the model, and report the rest."),
 ) -> None:
     """Benchmark MODEL on a dataset (default: the embedded synthetic one) and save the result."""
     overrides = {
@@ -104,7 +108,8 @@ def bench(
     }
     spec = BenchSpec(model=model, dataset=dataset, classes=classes, protocol=protocol,
                      data_root=str(data_root) if data_root else None, seed=seed, device=device,
-                     out=out, options=parse_options(opt), overrides=overrides)
+                     out=out, options=parse_options(opt), overrides=overrides,
+                     pretrained=pretrained, allow_partial=allow_partial)
     plan = plan_benchmark(spec)
     console.print(
         f"[bold]{model}[/] on [bold]{dataset}[/] ({plan.class_set.name}, {protocol}), "

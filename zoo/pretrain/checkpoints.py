@@ -1,0 +1,91 @@
+"""Fine-tuning from a pre-trained checkpoint: resolve ``--pretrained PATH|NAME``, produce a
+registered recipe checkpoint on first use (cached under ``$ZOO_CACHE``), load it into a fresh
+model, and describe it for the result file."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+import torch.nn as nn
+
+from benchmarks.datasets.synth import cache_home
+from benchmarks.macro import overlapping_subjects
+from registry import CHECKPOINTS, MODELS, PRETRAINERS
+from registry.errors import CheckpointError, ConfigError
+from zoo.models import model_options
+from zoo.pretrain.weights import LoadReport, checkpoint_meta, load_weights, sha256_of
+
+
+def pretrained_for(model: str, options: dict[str, Any], requested: str | None) -> tuple[str | None, dict[str, Any]]:
+    """The checkpoint a run fine-tunes from and the model options that implies.
+
+    ``requested`` (``--pretrained``) wins; otherwise a model entry may name a default
+    checkpoint (``meta["pretrained"]``, e.g. ``miacnet-ma2mi``). A model's
+    ``meta["pretrained_options"]`` (MIACNet: ``init=ma2mi``) are set when a checkpoint is
+    used, so the recorded options say how the model was initialised; an option the user set
+    to something else is a conflict.
+    """
+    entry = MODELS.get(model)
+    implied = dict(entry.meta.get("pretrained_options", {}))
+    name = requested or entry.meta.get("pretrained")
+    if name is None:
+        wanting = [k for k, v in implied.items() if options.get(k) == v]
+        if wanting:
+            raise ConfigError(f"model {model} with {', '.join(f'{k}={implied[k]}' for k in wanting)} "
+                              "needs --pretrained PATH|NAME (zoo list checkpoints)")
+        return None, options
+    if not Path(name).expanduser().is_file() and name not in CHECKPOINTS:
+        raise CheckpointError(f"--pretrained {name}: no such file and no registered checkpoint of that "
+                              "name (zoo list checkpoints)")
+    base = model_options(model)
+    conflicts = [f"{k}={options[k]}" for k, v in implied.items() if options.get(k) not in (v, base.get(k))]
+    if conflicts:
+        raise ConfigError(f"--pretrained {name} conflicts with option {', '.join(conflicts)}")
+    return name, {**options, **implied}
+
+
+def checkpoint_file(name: str, options: dict[str, Any], message: Callable[[str], None] = print) -> Path:
+    """The file behind ``name``: a path, or a registered checkpoint, produced if it is a recipe."""
+    path = Path(name).expanduser()
+    if path.is_file():
+        return path
+    row = CHECKPOINTS.get(name).obj
+    if "pretrainer" not in row:
+        raise CheckpointError(f"checkpoint {name} is published at {row.get('hub', '?')}, which cannot be "
+                              "reached from here; download its safetensors file and pass its path")
+    pretrainer = PRETRAINERS.get(row["pretrainer"])
+    blob = json.dumps({"name": name, "row": row, "options": options}, sort_keys=True, default=str)
+    out = cache_home() / "pretrained" / f"{name}-{hashlib.sha256(blob.encode()).hexdigest()[:10]}"
+    pointer = out / "finished"  # names the final file once the pre-training has completed
+    if pointer.is_file():
+        return out / pointer.read_text().strip()
+    message(f"pre-training {name} ({row['pretrainer']} on {row['corpus']}) into {out}; done once, then cached")
+    final = pretrainer.obj(row["corpus"], out=out, model_options=options, config=row.get("config"))
+    pointer.write_text(final.name)
+    return final
+
+
+def load_pretrained(model: nn.Module, path: Path, allow_partial: bool = False) -> LoadReport:
+    """Load a pre-training checkpoint into a fresh model; the checkpoint says which of the
+    model's parts it covers (``covers``), so a new classifier head is not a missing key."""
+    covers = checkpoint_meta(path).get("covers")
+    return load_weights(model, path, covers=tuple(covers) if covers else None, allow_partial=allow_partial)
+
+
+def describe_pretraining(name: str, path: Path, report: LoadReport, dataset: str,
+                         eval_subjects: list[str]) -> dict[str, Any]:
+    """The result file's ``pretraining`` record: which checkpoint, made how, and overlap."""
+    meta = checkpoint_meta(path)
+    return {
+        "name": name, "path": str(path), "sha256": sha256_of(path),
+        "pretrainer": meta.get("pretrainer"), "corpus": meta.get("corpus"),
+        "epochs": meta.get("epochs_done"), "config": meta.get("config"),
+        "model_options": meta.get("model_options"),
+        "excluded_subjects": meta.get("excluded_subjects", []),
+        "subjects_overlap_eval": overlapping_subjects(meta.get("subjects", []), meta.get("same_subjects_as", []),
+                                                      dataset, eval_subjects),
+        "load": report.to_dict(),
+    }
