@@ -211,6 +211,7 @@ def pretrain_ma2mi(
     config = config if isinstance(config, MA2MIConfig) else MA2MIConfig(**(config or {}))
     entry = MACRO.get(corpus)
     options = {k: v for k, v in resolve_options("miacnet", model_options).items() if k in TRUNK_OPTIONS}
+    torch.manual_seed(config.seed)
     net = create_model("miacnet", 5, **options)
     index = load_macro(corpus, data_root)
     excluded: list[str] = []
@@ -225,7 +226,6 @@ def pretrain_ma2mi(
                 "config": config.identity(), "excluded": excluded}
     identity_hash = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
 
-    torch.manual_seed(config.seed)
     model = MA2MI(net, config.bottleneck)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=config.weight_decay)
