@@ -1,0 +1,105 @@
+"""Macro corpora: the generic and CK+ layouts against small fake copies, synth-macro, errors."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from benchmarks.macro import overlapping_subjects
+from benchmarks.macro.ckplus import read_ckplus
+from benchmarks.macro.generic import read_generic
+from benchmarks.macro.synth_macro import MACRO_CONFIG, write_corpus
+from benchmarks.synthetic import SynthConfig
+from registry.errors import DataError
+
+
+def write_frames(folder: Path, names: list[str]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, name in enumerate(names):
+        cv2.imwrite(str(folder / name), np.full((16, 16, 3), 10 * i, np.uint8))
+
+
+def generic_corpus(root: Path, rows: list[dict], header: list[str] | None = None) -> Path:
+    for row in rows:
+        write_frames(root / "frames" / row["subject"] / row["clip"], [f"img{n}.jpg" for n in range(5, 12)])
+    with open(root / "annotations.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=header or list(rows[0]))
+        writer.writeheader()
+        writer.writerows({k: v for k, v in row.items() if k in writer.fieldnames} for row in rows)
+    return root
+
+
+def test_generic_layout(tmp_path):
+    root = generic_corpus(tmp_path, [
+        {"subject": "p1", "clip": "smile", "onset": 5, "apex": 9, "emotion": "happiness"},
+        {"subject": "p2", "clip": "frown", "onset": 6, "apex": 11, "emotion": ""},
+    ])
+    index = read_generic(root)
+    assert index.subjects == ["p1", "p2"]
+    first, second = index.clips
+    assert (first.onset, first.apex, first.offset, first.emotion) == (5, 9, 11, "happiness")
+    assert (second.onset, second.apex) == (6, 11) and sorted(second.frames) == list(range(5, 12))
+
+
+def test_generic_layout_without_onset_apex_names_the_file(tmp_path):
+    root = generic_corpus(tmp_path, [{"subject": "p1", "clip": "a", "onset": 5, "apex": 9}],
+                          header=["subject", "clip", "onset"])
+    with pytest.raises(DataError, match=r"annotations\.csv: no apex column"):
+        read_generic(root)
+    generic_corpus(tmp_path, [{"subject": "p1", "clip": "a", "onset": 5, "apex": ""}])
+    with pytest.raises(DataError, match=r"annotations\.csv line 2: onset '5' / apex ''"):
+        read_generic(root)
+    (root / "annotations.csv").unlink()
+    with pytest.raises(DataError, match=r"annotations\.csv: annotation file not found"):
+        read_generic(root)
+
+
+def test_generic_layout_missing_frame(tmp_path):
+    root = generic_corpus(tmp_path, [{"subject": "p1", "clip": "a", "onset": 5, "apex": 30}])
+    with pytest.raises(DataError, match=r"frame\(s\) \[30\] not found"):
+        read_generic(root)
+
+
+def test_ckplus_layout(tmp_path):
+    for subject, sequence, count in (("S005", "001", 4), ("S010", "002", 3)):
+        write_frames(tmp_path / "cohn-kanade-images" / subject / sequence,
+                     [f"{subject}_{sequence}_{n:08d}.png" for n in range(1, count + 1)])
+    label = tmp_path / "Emotion" / "S005" / "001" / "S005_001_00000004_emotion.txt"
+    label.parent.mkdir(parents=True)
+    label.write_text("   3.0000000e+00\n")
+    index = read_ckplus(tmp_path)
+    assert index.subjects == ["S005", "S010"]
+    first, second = index.clips
+    assert (first.onset, first.apex, first.emotion) == (1, 4, "disgust")
+    assert (second.onset, second.apex, second.emotion) == (1, 3, "")
+    with pytest.raises(DataError, match="no cohn-kanade-images/ folder"):
+        read_ckplus(tmp_path / "Emotion")
+
+
+def test_synth_macro_is_written_in_the_generic_layout(tmp_path):
+    small = SynthConfig(**{**MACRO_CONFIG.to_dict(), "subjects": 2, "clips_per_subject": (2, 2),
+                           "frame_size": 48, "frames_per_clip": (6, 8)})
+    root = write_corpus(small, tmp_path / "corpus")
+    index = read_generic(root, dataset="synth-macro")
+    assert index.subjects == ["macro01", "macro02"] and len(index.clips) == 4
+    assert all(c.onset < c.apex <= c.offset for c in index.clips)
+    # macro-sized motions from the same generator, with more identities than synth
+    assert MACRO_CONFIG.amplitude_px >= 3 * SynthConfig().amplitude_px
+    assert MACRO_CONFIG.subjects > SynthConfig().subjects
+
+
+def test_subject_overlap_only_for_declared_datasets():
+    assert overlapping_subjects(["006", "007"], ["samm"], "samm", ["007", "020"]) == ["007"]
+    assert overlapping_subjects(["006", "007"], [], "samm", ["007"]) == []
+
+
+def test_fresh_process_lists_macro_corpora():
+    out = subprocess.run([sys.executable, "-c", "from registry import MACRO; print(MACRO.names())"],
+                         capture_output=True, text=True, check=True).stdout
+    assert eval(out) == ["ck+", "macro-folders", "synth-macro"]
