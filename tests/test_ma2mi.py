@@ -1,0 +1,131 @@
+"""MA2MI pre-training on a tiny corpus: loss, checkpoints, resume, loading into MIACNet, errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from benchmarks.macro.synth_macro import MACRO_CONFIG, write_corpus
+from benchmarks.synthetic import SynthConfig
+from registry import MACRO
+from registry.errors import CheckpointError, ConfigError
+from zoo.cli import app
+from zoo.models import create_model
+from zoo.pretrain.checkpoints import load_pretrained, pretrained_for
+from zoo.pretrain.ma2mi import FINAL, STATE, MA2MIConfig, parse_gap, pretrain_ma2mi
+from zoo.pretrain.weights import checkpoint_meta, read_tensors
+
+TINY = {"width": 4}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    small = SynthConfig(**{**MACRO_CONFIG.to_dict(), "subjects": 3, "clips_per_subject": (2, 2),
+                           "frame_size": 48, "frames_per_clip": (8, 10)})
+    return write_corpus(small, tmp_path_factory.mktemp("macro") / "corpus")
+
+
+def run(corpus, out, **settings):
+    config = MA2MIConfig(**{"input_size": 32, "batch_size": 8, "checkpoint_every": 1, **settings})
+    return pretrain_ma2mi("macro-folders", out=out, config=config, model_options=TINY, data_root=corpus)
+
+
+def test_loss_decreases_and_checkpoint_describes_itself(corpus, tmp_path):
+    path = run(corpus, tmp_path, epochs=6, lr=3e-3)
+    meta = checkpoint_meta(path)
+    losses = meta["losses"]
+    assert len(losses) == 6 and losses[-1] < 0.8 * losses[0]
+    assert meta["corpus"] == "macro-folders" and meta["subjects"] == ["macro01", "macro02", "macro03"]
+    assert meta["covers"] == ["action.", "position."] and meta["model_options"]["width"] == 4
+    assert all(k.startswith(("action.", "position.")) for k in read_tensors(path))
+
+
+def test_resume_continues_where_it_stopped(corpus, tmp_path):
+    straight = run(corpus, tmp_path / "straight", epochs=3)
+    run(corpus, tmp_path / "resumed", epochs=2)
+    assert checkpoint_meta(tmp_path / "resumed" / STATE)["epoch"] == 2
+    resumed = run(corpus, tmp_path / "resumed", epochs=3)
+    assert checkpoint_meta(resumed)["losses"] == checkpoint_meta(straight)["losses"]
+    a, b = read_tensors(straight), read_tensors(resumed)
+    assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
+    with pytest.raises(ConfigError, match="another configuration"):
+        run(corpus, tmp_path / "resumed", epochs=3, gap=(1, 1))
+
+
+def test_round_trip_into_miacnet(corpus, tmp_path):
+    path = run(corpus, tmp_path, epochs=1)
+    model = create_model("miacnet", 5, **TINY)
+    report = load_pretrained(model, path)
+    tensors = read_tensors(path)
+    assert len(report.loaded) == len(tensors) and not report.missing
+    assert torch.equal(model.state_dict()["action.trunk.net.conv1.0.weight"], tensors["action.trunk.net.conv1.0.weight"])
+
+
+def test_mismatched_checkpoint_lists_keys_unless_partial(corpus, tmp_path):
+    path = run(corpus, tmp_path, epochs=1)
+    wider = create_model("miacnet", 5, width=8)
+    with pytest.raises(CheckpointError) as error:
+        load_pretrained(wider, path)
+    assert "action.trunk.net.conv1.0.weight (2, 3, 3, 3) vs (4, 3, 3, 3)" in str(error.value)
+    no_position = create_model("miacnet", 5, width=4, position=False)
+    with pytest.raises(CheckpointError, match=r"not in the model \(29\): position\.blocks"):
+        load_pretrained(no_position, path)
+    report = load_pretrained(no_position, path, allow_partial=True)
+    assert report.unexpected and all(k.startswith("position.") for k in report.unexpected)
+    assert report.loaded and all(k.startswith("action.") for k in report.loaded)
+
+
+def test_pretrained_option_resolution():
+    assert pretrained_for("miacnet", {"init": "scratch"}, None) == (None, {"init": "scratch"})
+    assert pretrained_for("miacnet-ma2mi", {"init": "ma2mi"}, None)[0] == "ma2mi-synth-macro"
+    assert pretrained_for("miacnet", {"init": "scratch"}, "ma2mi-synth-macro")[1] == {"init": "ma2mi"}
+    with pytest.raises(ConfigError, match="needs --pretrained"):
+        pretrained_for("miacnet", {"init": "ma2mi"}, None)
+    with pytest.raises(ConfigError, match="conflicts with option init=imagenet"):
+        pretrained_for("miacnet", {"init": "imagenet"}, "ma2mi-synth-macro")
+    with pytest.raises(CheckpointError, match="no such file"):
+        pretrained_for("miacnet", {"init": "scratch"}, "nowhere.safetensors")
+
+
+def test_gap_parsing():
+    assert parse_gap("1-4") == (1, 4) and parse_gap("2") == (2, 2)
+    with pytest.raises(ConfigError):
+        MA2MIConfig(gap=parse_gap("3-1"))
+    with pytest.raises(ConfigError):
+        parse_gap("a-b")
+
+
+def test_excluding_subjects_shared_with_an_eval_dataset(corpus, tmp_path, monkeypatch):
+    entry = MACRO.get("macro-folders")
+    monkeypatch.setitem(MACRO._entries, "macro-folders",
+                        type(entry)(**{**entry.__dict__, "meta": {**entry.meta, "same_subjects_as": ("samm",)}}))
+    path = pretrain_ma2mi("macro-folders", out=tmp_path, data_root=corpus, model_options=TINY,
+                          config=MA2MIConfig(epochs=1, input_size=32),
+                          exclude_subjects_of={"samm": ["macro02", "s99"], "casme2": ["macro03"]})
+    meta = checkpoint_meta(path)
+    assert meta["excluded_subjects"] == ["macro02"] and meta["subjects"] == ["macro01", "macro03"]
+
+
+def test_pretrain_cli_then_bench_with_allow_partial(corpus, tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(app, ["pretrain", "ma2mi", "--dataset", "macro-folders", "--data-root", str(corpus),
+                                 "--epochs", "2", "--gap", "1-2", "--opt", "width=4", "--out", str(tmp_path / "pt")])
+    assert result.exit_code == 0, result.output
+    assert "epoch   2/2" in result.output and (tmp_path / "pt" / FINAL).is_file()
+    bench = ["bench", "miacnet", "--protocol", "holdout", "--epochs", "1", "--input-size", "64", "--device", "cpu",
+             "--opt", "width=4", "--opt", "position=off", "--pretrained", str(tmp_path / "pt" / FINAL),
+             "--out", str(tmp_path / "results")]
+    refused = runner.invoke(app, bench)
+    assert isinstance(refused.exception, CheckpointError) and "not in the model (29): position." in str(refused.exception)
+    result = runner.invoke(app, [*bench, "--allow-partial"])
+    assert result.exit_code == 0, result.output
+    assert "--allow-partial: loaded" in result.output
+    [path] = (tmp_path / "results").glob("*.json")
+    recorded = json.loads(path.read_text())
+    pretraining = recorded["pretraining"]
+    assert recorded["model"]["options"]["init"] == "ma2mi"
+    assert pretraining["corpus"] == "macro-folders" and len(pretraining["sha256"]) == 64
+    assert pretraining["subjects_overlap_eval"] == [] and pretraining["load"]["unexpected"]
