@@ -223,7 +223,9 @@ def compute(clips: tuple[Clip, ...], config: PreprocessConfig, workers: int,
         results = map(_prepare_one, jobs)
         pool = None
     else:
-        pool = multiprocessing.get_context("fork").Pool(min(workers, len(jobs)), _init_worker)
+        # spawn, not fork: a child forked after OpenCV or OpenMP started their thread pools
+        # can deadlock on their inherited locks (seen here as a silent hang)
+        pool = multiprocessing.get_context("spawn").Pool(min(workers, len(jobs)), _init_worker)
         results = pool.imap(_prepare_one, jobs, chunksize=max(1, len(jobs) // (workers * 8)))
     try:
         per_clip = []
