@@ -39,8 +39,10 @@ def pretrain(
     out = out or cache_home() / "pretrain" / f"{method}-{dataset}"
     excluded = {name: load_dataset(name).subjects for name in exclude_eval_subjects}
     total = settings.get("epochs", entry.defaults["epochs"])
-    console.print(f"[bold]{method}[/] on [bold]{dataset}[/] -> {out} "
-                  + ", ".join(f"{k}={v}" for k, v in {**entry.defaults, **settings}.items() if k != "corpus"))
+    model_options = {**entry.defaults.get("model_options", {}), **parse_options(opt)}
+    console.print(f"[bold]{method}[/] on [bold]{dataset}[/] -> {out}, model options {model_options}, "
+                  + ", ".join(f"{k}={v}" for k, v in {**entry.defaults, **settings}.items()
+                              if k not in ("corpus", "model_options")))
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True) as progress:
         epochs_bar = progress.add_task("epochs", total=total)
@@ -50,7 +52,7 @@ def pretrain(
             progress.update(epochs_bar, completed=epoch, description=f"epoch {epoch}/{of} (loss {loss:.4f})")
             progress.console.print(f"epoch {epoch:3d}/{of}: loss {loss:.4f}")
 
-        path = entry.obj(dataset, out=out, config=settings, model_options=parse_options(opt),
+        path = entry.obj(dataset, out=out, config=settings, model_options=model_options,
                          data_root=data_root, exclude_subjects_of=excluded, progress=on_epoch,
                          step_progress=lambda step, of: progress.update(steps_bar, completed=step, total=of))
     console.print(f"checkpoint written to {path}; fine-tune with: zoo bench miacnet --pretrained {path}")

@@ -52,6 +52,9 @@ FINAL = "ma2mi.safetensors"
 STATE = "state.safetensors"
 # Model options that shape the pre-trained weights; the rest (fusion, head) are fine-tuning's.
 TRUNK_OPTIONS = ("backbone", "width", "diff", "position")
+# Unless --opt says otherwise: the CPU-sized trunk of the synth leaderboard (the paper's is
+# width=64, about ten times the compute; see docs/miacnet.md).
+DEFAULT_MODEL_OPTIONS = {"width": 16}
 
 
 @dataclass(frozen=True)
@@ -210,7 +213,8 @@ def pretrain_ma2mi(
     out = Path(out)
     config = config if isinstance(config, MA2MIConfig) else MA2MIConfig(**(config or {}))
     entry = MACRO.get(corpus)
-    options = {k: v for k, v in resolve_options("miacnet", model_options).items() if k in TRUNK_OPTIONS}
+    given = {**DEFAULT_MODEL_OPTIONS, **(model_options or {})}
+    options = {k: v for k, v in resolve_options("miacnet", given).items() if k in TRUNK_OPTIONS}
     torch.manual_seed(config.seed)
     net = create_model("miacnet", 5, **options)
     index = load_macro(corpus, data_root)
@@ -288,7 +292,8 @@ def pretrain_ma2mi(
     return out / FINAL
 
 
-PRETRAINERS.register("ma2mi", citation=CITATION, defaults={**asdict(MA2MIConfig()), "corpus": "synth-macro"},
+PRETRAINERS.register("ma2mi", citation=CITATION,
+                     defaults={**asdict(MA2MIConfig()), "corpus": "synth-macro", "model_options": DEFAULT_MODEL_OPTIONS},
                      summary="MA2MI: predict near-future macro frames from the current frame plus a learned "
                      "action code (pre-trains MIACNet's branches)")(pretrain_ma2mi)
 

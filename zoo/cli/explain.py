@@ -1,0 +1,92 @@
+"""``zoo explain``: MIACNet's position/action heat maps over the face of one clip of a run.
+
+Result files hold predictions, not weights, so the fold whose test set holds CLIP is trained
+again exactly as the run recorded it (same options, hyper-parameters, fold seed and
+pre-training checkpoint); the heat maps are then drawn from that model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Optional
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+import typer
+
+from benchmarks.datasets.synth import cache_home
+from benchmarks.preprocess import prepare
+from benchmarks.runner import BenchSpec, fold_seed, plan_benchmark, select_samples
+from leaderboard.store import read_result
+from registry import DATASETS, PROTOCOLS
+from registry.errors import ConfigError
+from zoo.cli import app, console
+from zoo.engine.trainer import FoldData, InputNormalizer, fit_predict
+from zoo.models import create_model
+from zoo.pretrain.checkpoints import load_pretrained
+
+
+def overlay(frame: np.ndarray, heat: torch.Tensor) -> np.ndarray:
+    """An RGB uint8 frame (H, W, 3) blended with a [0, 1] heat map as a JET colour map (BGR out)."""
+    size = frame.shape[:2]
+    heat = F.interpolate(heat[None, None], size=size, mode="bilinear", align_corners=False)[0, 0]
+    colour = cv2.applyColorMap((heat.numpy() * 255).astype(np.uint8), cv2.COLORMAP_JET)
+    return cv2.addWeighted(np.ascontiguousarray(frame[..., ::-1]), 0.5, colour, 0.5, 0)
+
+
+@app.command()
+def explain(
+    model: str = typer.Argument(..., help="Model of the run (a MIACNet entry)."),
+    run: Path = typer.Argument(..., help="The run's result file (JSON)."),
+    clip: str = typer.Argument(..., help="Clip key, subject/clip, e.g. sub01/EP02_01f."),
+    data_root: Optional[Path] = typer.Option(None, "--data-root", help="Folder of the run's dataset."),
+    out: Path = typer.Option(Path("heatmaps"), "--out", help="Folder for the PNG files."),
+) -> None:
+    """Write MODEL's position and action attention heat maps for CLIP of RUN as PNGs."""
+    result = read_result(run)
+    if result["model"]["name"] != model:
+        raise ConfigError(f"{run} is a run of {result['model']['name']}, not {model}")
+    pretraining = result.get("pretraining") or {}
+    spec = BenchSpec(model=model, dataset=result["dataset"]["name"], classes=result["dataset"]["class_set"],
+                     protocol=result["protocol"]["name"], seed=result["seed"], device="cpu",
+                     data_root=str(data_root) if data_root else None, options=result["model"]["options"],
+                     overrides=dict(result["hyperparameters"]), pretrained=pretraining.get("path"),
+                     allow_partial=bool(pretraining.get("load", {}).get("unexpected")
+                                        or pretraining.get("load", {}).get("mismatched")))
+    plan = plan_benchmark(spec)
+    index = DATASETS.get(spec.dataset).obj(plan.root)
+    keys, labels, subjects = select_samples(index, plan.class_set)
+    if clip not in keys:
+        raise ConfigError(f"clip '{clip}' is not in {spec.dataset} ({plan.class_set.name}); e.g. {', '.join(keys[:3])}")
+    data = FoldData(prepare(index, plan.preprocess, cache_home()).rows(keys), torch.tensor(labels), tuple(subjects))
+    folds = PROTOCOLS.get(spec.protocol).obj(list(subjects), spec.seed)
+    row = keys.index(clip)
+    number, fold = next((n, f) for n, f in enumerate(folds, start=1) if row in f.test)
+    built: list[torch.nn.Module] = []
+
+    def build() -> torch.nn.Module:
+        net = create_model(model, plan.class_set.num_classes, **plan.options)
+        if pretraining:
+            load_pretrained(net, Path(pretraining["path"]), spec.allow_partial)
+        built.append(net)
+        return net
+
+    if not hasattr(build(), "attention_maps"):
+        raise ConfigError(f"model {model} has no attention maps to explain (MIACNet entries have)")
+    console.print(f"training fold {fold.name} again as run {result['run_id']} did ...")
+    train = data.subset(list(fold.train))
+    fit_predict(build, train, data.subset(list(fold.test)), replace(plan.train, seed=fold_seed(spec.seed, number)),
+                plan.class_set.num_classes)
+    net = built[-1].eval()
+    sample = {k: data.inputs[k][row:row + 1] for k in net.input_keys}
+    maps = net.attention_maps(**InputNormalizer(train)(sample, torch.device("cpu")))
+    onset = data.inputs["onset"][row].permute(1, 2, 0).numpy()
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"{result['run_id']}-{clip.replace('/', '_')}"
+    for name, heat in maps.items():
+        path = out / f"{stem}-{name}.png"
+        cv2.imwrite(str(path), overlay(onset, heat[0]))
+        console.print(f"{name} heat map written to {path}")
