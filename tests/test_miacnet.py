@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import cv2
+
 import pytest
 import timm
 import torch
@@ -145,3 +147,18 @@ def test_bench_cli_records_switches(tmp_path):
     assert recorded["model"]["options"]["position"] is False
     assert recorded["model"]["options"]["diff"] == "feature"
     assert recorded["model"]["options"]["init"] == "scratch" and recorded["pretraining"] is None
+
+
+def test_explain_writes_heat_map_pngs(tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(app, [
+        "bench", "miacnet", "--protocol", "holdout", "--epochs", "1", "--input-size", "64", "--device", "cpu",
+        "--opt", "width=4", "--opt", "fusion=gate", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    [path] = tmp_path.glob("miacnet__synth__*.json")
+    clip = json.loads(path.read_text())["folds"][0]["samples"][0]["clip"]
+    result = runner.invoke(app, ["explain", "miacnet", str(path), clip, "--out", str(tmp_path / "maps")])
+    assert result.exit_code == 0, result.output
+    pngs = sorted(p.name.rsplit("-", 1)[1] for p in (tmp_path / "maps").glob("*.png"))
+    assert pngs == ["action.png", "position.png"]
+    assert cv2.imread(str(next((tmp_path / "maps").glob("*position.png")))).shape == (64, 64, 3)
