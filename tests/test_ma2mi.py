@@ -23,8 +23,15 @@ TINY = {"width": 4}
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    small = SynthConfig(**{**MACRO_CONFIG.to_dict(), "subjects": 3, "clips_per_subject": (2, 2),
-                           "frame_size": 48, "frames_per_clip": (8, 10)})
+    small = SynthConfig(
+        **{
+            **MACRO_CONFIG.to_dict(),
+            "subjects": 3,
+            "clips_per_subject": (2, 2),
+            "frame_size": 48,
+            "frames_per_clip": (8, 10),
+        }
+    )
     return write_corpus(small, tmp_path_factory.mktemp("macro") / "corpus")
 
 
@@ -61,7 +68,9 @@ def test_round_trip_into_miacnet(corpus, tmp_path):
     report = load_pretrained(model, path)
     tensors = read_tensors(path)
     assert len(report.loaded) == len(tensors) and not report.missing
-    assert torch.equal(model.state_dict()["action.trunk.net.conv1.0.weight"], tensors["action.trunk.net.conv1.0.weight"])
+    assert torch.equal(
+        model.state_dict()["action.trunk.net.conv1.0.weight"], tensors["action.trunk.net.conv1.0.weight"]
+    )
 
 
 def test_mismatched_checkpoint_lists_keys_unless_partial(corpus, tmp_path):
@@ -100,26 +109,70 @@ def test_gap_parsing():
 
 def test_excluding_subjects_shared_with_an_eval_dataset(corpus, tmp_path, monkeypatch):
     entry = MACRO.get("macro-folders")
-    monkeypatch.setitem(MACRO._entries, "macro-folders",
-                        type(entry)(**{**entry.__dict__, "meta": {**entry.meta, "same_subjects_as": ("samm",)}}))
-    path = pretrain_ma2mi("macro-folders", out=tmp_path, data_root=corpus, model_options=TINY,
-                          config=MA2MIConfig(epochs=1, input_size=32),
-                          exclude_subjects_of={"samm": ["macro02", "s99"], "casme2": ["macro03"]})
+    monkeypatch.setitem(
+        MACRO._entries,
+        "macro-folders",
+        type(entry)(**{**entry.__dict__, "meta": {**entry.meta, "same_subjects_as": ("samm",)}}),
+    )
+    path = pretrain_ma2mi(
+        "macro-folders",
+        out=tmp_path,
+        data_root=corpus,
+        model_options=TINY,
+        config=MA2MIConfig(epochs=1, input_size=32),
+        exclude_subjects_of={"samm": ["macro02", "s99"], "casme2": ["macro03"]},
+    )
     meta = checkpoint_meta(path)
     assert meta["excluded_subjects"] == ["macro02"] and meta["subjects"] == ["macro01", "macro03"]
 
 
 def test_pretrain_cli_then_bench_with_allow_partial(corpus, tmp_path):
     runner = CliRunner()
-    result = runner.invoke(app, ["pretrain", "ma2mi", "--dataset", "macro-folders", "--data-root", str(corpus),
-                                 "--epochs", "2", "--gap", "1-2", "--opt", "width=4", "--out", str(tmp_path / "pt")])
+    result = runner.invoke(
+        app,
+        [
+            "pretrain",
+            "ma2mi",
+            "--dataset",
+            "macro-folders",
+            "--data-root",
+            str(corpus),
+            "--epochs",
+            "2",
+            "--gap",
+            "1-2",
+            "--opt",
+            "width=4",
+            "--out",
+            str(tmp_path / "pt"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "epoch   2/2" in result.output and (tmp_path / "pt" / FINAL).is_file()
-    bench = ["bench", "miacnet", "--protocol", "holdout", "--epochs", "1", "--input-size", "64", "--device", "cpu",
-             "--opt", "width=4", "--opt", "position=off", "--pretrained", str(tmp_path / "pt" / FINAL),
-             "--out", str(tmp_path / "results")]
+    bench = [
+        "bench",
+        "miacnet",
+        "--protocol",
+        "holdout",
+        "--epochs",
+        "1",
+        "--input-size",
+        "64",
+        "--device",
+        "cpu",
+        "--opt",
+        "width=4",
+        "--opt",
+        "position=off",
+        "--pretrained",
+        str(tmp_path / "pt" / FINAL),
+        "--out",
+        str(tmp_path / "results"),
+    ]
     refused = runner.invoke(app, bench)
-    assert isinstance(refused.exception, CheckpointError) and "not in the model (29): position." in str(refused.exception)
+    assert isinstance(refused.exception, CheckpointError) and "not in the model (29): position." in str(
+        refused.exception
+    )
     result = runner.invoke(app, [*bench, "--allow-partial"])
     assert result.exit_code == 0, result.output
     assert "--allow-partial: loaded" in result.output

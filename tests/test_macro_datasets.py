@@ -36,10 +36,13 @@ def generic_corpus(root: Path, rows: list[dict], header: list[str] | None = None
 
 
 def test_generic_layout(tmp_path):
-    root = generic_corpus(tmp_path, [
-        {"subject": "p1", "clip": "smile", "onset": 5, "apex": 9, "emotion": "happiness"},
-        {"subject": "p2", "clip": "frown", "onset": 6, "apex": 11, "emotion": ""},
-    ])
+    root = generic_corpus(
+        tmp_path,
+        [
+            {"subject": "p1", "clip": "smile", "onset": 5, "apex": 9, "emotion": "happiness"},
+            {"subject": "p2", "clip": "frown", "onset": 6, "apex": 11, "emotion": ""},
+        ],
+    )
     index = read_generic(root)
     assert index.subjects == ["p1", "p2"]
     first, second = index.clips
@@ -48,8 +51,9 @@ def test_generic_layout(tmp_path):
 
 
 def test_generic_layout_without_onset_apex_names_the_file(tmp_path):
-    root = generic_corpus(tmp_path, [{"subject": "p1", "clip": "a", "onset": 5, "apex": 9}],
-                          header=["subject", "clip", "onset"])
+    root = generic_corpus(
+        tmp_path, [{"subject": "p1", "clip": "a", "onset": 5, "apex": 9}], header=["subject", "clip", "onset"]
+    )
     with pytest.raises(DataError, match=r"annotations\.csv: no apex column"):
         read_generic(root)
     generic_corpus(tmp_path, [{"subject": "p1", "clip": "a", "onset": 5, "apex": ""}])
@@ -68,8 +72,10 @@ def test_generic_layout_missing_frame(tmp_path):
 
 def test_ckplus_layout(tmp_path):
     for subject, sequence, count in (("S005", "001", 4), ("S010", "002", 3)):
-        write_frames(tmp_path / "cohn-kanade-images" / subject / sequence,
-                     [f"{subject}_{sequence}_{n:08d}.png" for n in range(1, count + 1)])
+        write_frames(
+            tmp_path / "cohn-kanade-images" / subject / sequence,
+            [f"{subject}_{sequence}_{n:08d}.png" for n in range(1, count + 1)],
+        )
     label = tmp_path / "Emotion" / "S005" / "001" / "S005_001_00000004_emotion.txt"
     label.parent.mkdir(parents=True)
     label.write_text("   3.0000000e+00\n")
@@ -83,8 +89,15 @@ def test_ckplus_layout(tmp_path):
 
 
 def test_synth_macro_is_written_in_the_generic_layout(tmp_path):
-    small = SynthConfig(**{**MACRO_CONFIG.to_dict(), "subjects": 2, "clips_per_subject": (2, 2),
-                           "frame_size": 48, "frames_per_clip": (6, 8)})
+    small = SynthConfig(
+        **{
+            **MACRO_CONFIG.to_dict(),
+            "subjects": 2,
+            "clips_per_subject": (2, 2),
+            "frame_size": 48,
+            "frames_per_clip": (6, 8),
+        }
+    )
     root = write_corpus(small, tmp_path / "corpus")
     index = read_generic(root, dataset="synth-macro")
     assert index.subjects == ["macro01", "macro02"] and len(index.clips) == 4
@@ -100,6 +113,10 @@ def test_subject_overlap_only_for_declared_datasets():
 
 
 def test_fresh_process_lists_macro_corpora():
-    out = subprocess.run([sys.executable, "-c", "from registry import MACRO; print(MACRO.names())"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", "from registry import MACRO; print(MACRO.names())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert eval(out) == ["ck+", "macro-folders", "synth-macro"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import cv2
-
 import pytest
 import timm
 import torch
@@ -45,8 +44,16 @@ def test_paper_size_parameters_and_flops():
 
 def test_registered_defaults_are_the_papers_recipe():
     defaults = dict(MODELS.get("miacnet").defaults)
-    assert defaults == {"epochs": 74, "batch_size": 32, "lr": 8e-4, "weight_decay": 0.6, "optimizer": "adamw",
-                        "lr_decay": 0.987, "lr_decay_epochs": 50, "input_size": 224}
+    assert defaults == {
+        "epochs": 74,
+        "batch_size": 32,
+        "lr": 8e-4,
+        "weight_decay": 0.6,
+        "optimizer": "adamw",
+        "lr_decay": 0.987,
+        "lr_decay_epochs": 50,
+        "input_size": 224,
+    }
     assert "2405.16451" in MODELS.get("miacnet").citation
 
 
@@ -54,7 +61,9 @@ def test_position_off_drops_the_branch_and_uses_action_only():
     with_position = create_model("miacnet", 5, width=8)
     model = create_model("miacnet", 5, width=8, position=False).eval()
     assert model.position is None and model.fusion == "none"
-    assert count_parameters(with_position) - count_parameters(model) == count_parameters(with_position.position)
+    assert count_parameters(with_position) - count_parameters(model) == count_parameters(
+        with_position.position
+    )
     maps = model.features(**pair(112))
     assert set(maps) == {"action", "fused"} and maps["fused"] is maps["action"]
 
@@ -101,8 +110,13 @@ def test_timm_backbone_is_selectable():
 
 
 def test_bad_options_are_config_errors():
-    for options in ({"fusion": "mean"}, {"diff": "flow"}, {"init": "coco"}, {"width": 2},
-                    {"weights": "x.safetensors"}):
+    for options in (
+        {"fusion": "mean"},
+        {"diff": "flow"},
+        {"init": "coco"},
+        {"width": 2},
+        {"weights": "x.safetensors"},
+    ):
         with pytest.raises(ConfigError):
             create_model("miacnet", 5, **options)
 
@@ -114,12 +128,15 @@ def test_imagenet_init_needs_a_local_file(tmp_path):
         create_model("miacnet", 5, init="imagenet", weights=str(tmp_path / "w.safetensors"))
     source = timm.create_model("resnet18")  # stands in for ImageNet weights: same keys, fc included
     save_file(source.state_dict(), str(tmp_path / "resnet18.safetensors"))
-    model = create_model("miacnet", 5, init="imagenet", backbone="resnet18",
-                         weights=str(tmp_path / "resnet18.safetensors"))
+    model = create_model(
+        "miacnet", 5, init="imagenet", backbone="resnet18", weights=str(tmp_path / "resnet18.safetensors")
+    )
     assert torch.equal(model.action.trunk.net.conv1.weight, source.conv1.weight)
     save_file({"conv1.weight": torch.zeros(1)}, str(tmp_path / "bad.safetensors"))
     with pytest.raises(CheckpointError, match="missing"):
-        create_model("miacnet", 5, init="imagenet", backbone="resnet18", weights=str(tmp_path / "bad.safetensors"))
+        create_model(
+            "miacnet", 5, init="imagenet", backbone="resnet18", weights=str(tmp_path / "bad.safetensors")
+        )
 
 
 def test_attention_maps_are_unit_range_heat_maps():
@@ -138,9 +155,29 @@ def test_info_prints_parameters_and_flops():
 
 
 def test_bench_cli_records_switches(tmp_path):
-    result = CliRunner().invoke(app, [
-        "bench", "miacnet", "--protocol", "holdout", "--epochs", "1", "--input-size", "64", "--device", "cpu",
-        "--opt", "width=4", "--opt", "position=off", "--opt", "diff=feature", "--out", str(tmp_path)])
+    result = CliRunner().invoke(
+        app,
+        [
+            "bench",
+            "miacnet",
+            "--protocol",
+            "holdout",
+            "--epochs",
+            "1",
+            "--input-size",
+            "64",
+            "--device",
+            "cpu",
+            "--opt",
+            "width=4",
+            "--opt",
+            "position=off",
+            "--opt",
+            "diff=feature",
+            "--out",
+            str(tmp_path),
+        ],
+    )
     assert result.exit_code == 0, result.output
     [path] = tmp_path.glob("miacnet__synth__*.json")
     recorded = json.loads(path.read_text())
@@ -151,9 +188,27 @@ def test_bench_cli_records_switches(tmp_path):
 
 def test_explain_writes_heat_map_pngs(tmp_path):
     runner = CliRunner()
-    result = runner.invoke(app, [
-        "bench", "miacnet", "--protocol", "holdout", "--epochs", "1", "--input-size", "64", "--device", "cpu",
-        "--opt", "width=4", "--opt", "fusion=gate", "--out", str(tmp_path)])
+    result = runner.invoke(
+        app,
+        [
+            "bench",
+            "miacnet",
+            "--protocol",
+            "holdout",
+            "--epochs",
+            "1",
+            "--input-size",
+            "64",
+            "--device",
+            "cpu",
+            "--opt",
+            "width=4",
+            "--opt",
+            "fusion=gate",
+            "--out",
+            str(tmp_path),
+        ],
+    )
     assert result.exit_code == 0, result.output
     [path] = tmp_path.glob("miacnet__synth__*.json")
     clip = json.loads(path.read_text())["folds"][0]["samples"][0]["clip"]

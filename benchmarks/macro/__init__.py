@@ -26,8 +26,10 @@ def locate_macro(name: str, data_root: Path | str | None = None) -> Path:
     if data_root is None and entry.meta.get("generated"):
         return entry.meta["default_root"]()
     if data_root is None and not os.environ.get(DATA_ROOT_ENV):
-        raise DataError(f"macro corpus '{name}' is not shipped; pass --data-root PATH (its layout: "
-                        f"{entry.meta.get('layout', 'see zoo info ' + name)}) or set {DATA_ROOT_ENV}")
+        raise DataError(
+            f"macro corpus '{name}' is not shipped; pass --data-root PATH (its layout: "
+            f"{entry.meta.get('layout', 'see zoo info ' + name)}) or set {DATA_ROOT_ENV}"
+        )
     root = Path(data_root).expanduser() if data_root else Path(os.environ[DATA_ROOT_ENV]) / name
     if not root.is_dir():
         raise DataError(f"macro corpus '{name}' not found at {root}: no such folder")
@@ -38,8 +40,9 @@ def load_macro(name: str, data_root: Path | str | None = None) -> DatasetIndex:
     return MACRO.get(name).obj(locate_macro(name, data_root))
 
 
-def overlapping_subjects(corpus_subjects: list[str], same_subjects_as: list[str], dataset: str,
-                         eval_subjects: list[str]) -> list[str]:
+def overlapping_subjects(
+    corpus_subjects: list[str], same_subjects_as: list[str], dataset: str, eval_subjects: list[str]
+) -> list[str]:
     """Evaluation subjects that are also pre-training subjects (same people, same ids)."""
     if dataset not in same_subjects_as:
         return []

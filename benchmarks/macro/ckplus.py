@@ -13,8 +13,16 @@ from benchmarks.records import Clip, DatasetIndex
 from registry import MACRO
 from registry.errors import DataError
 
-EMOTION_CODES = {0: "neutral", 1: "anger", 2: "contempt", 3: "disgust", 4: "fear", 5: "happiness",
-                 6: "sadness", 7: "surprise"}
+EMOTION_CODES = {
+    0: "neutral",
+    1: "anger",
+    2: "contempt",
+    3: "disgust",
+    4: "fear",
+    5: "happiness",
+    6: "sadness",
+    7: "surprise",
+}
 IMAGES = "cohn-kanade-images"
 
 
@@ -22,8 +30,10 @@ def read_ckplus(root: Path) -> DatasetIndex:
     """CK+ sequences: onset = first (neutral) frame, apex = last frame."""
     images = Path(root) / IMAGES
     if not images.is_dir():
-        raise DataError(f"CK+: no {IMAGES}/ folder in {root}; point --data-root at the folder "
-                        f"of the CK+ release that holds {IMAGES}/ and Emotion/")
+        raise DataError(
+            f"CK+: no {IMAGES}/ folder in {root}; point --data-root at the folder "
+            f"of the CK+ release that holds {IMAGES}/ and Emotion/"
+        )
     clips = []
     for folder in sorted(p for p in images.glob("S*/*") if p.is_dir()):
         frames = list_frames(folder)
@@ -32,9 +42,19 @@ def read_ckplus(root: Path) -> DatasetIndex:
         subject, sequence = folder.parent.name, folder.name
         label = sorted((Path(root) / "Emotion" / subject / sequence).glob("*_emotion.txt"))
         emotion = EMOTION_CODES.get(int(float(label[0].read_text().split()[0]))) if label else ""
-        clips.append(Clip(dataset="ck+", subject=subject, clip=sequence, emotion=emotion or "",
-                          onset=min(frames), apex=max(frames), offset=max(frames), frames=frames,
-                          source_row=str(folder)))
+        clips.append(
+            Clip(
+                dataset="ck+",
+                subject=subject,
+                clip=sequence,
+                emotion=emotion or "",
+                onset=min(frames),
+                apex=max(frames),
+                offset=max(frames),
+                frames=frames,
+                source_row=str(folder),
+            )
+        )
     if not clips:
         raise DataError(f"CK+: no sequence folders {IMAGES}/S*/<nnn>/ with frames in {root}")
     return DatasetIndex("ck+", Path(root), tuple(clips))

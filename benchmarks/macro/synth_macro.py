@@ -62,11 +62,24 @@ def write_corpus(cfg: SynthConfig, target: Path) -> Path:
                 folder = tmp / "frames" / subject / clip.name
                 folder.mkdir(parents=True, exist_ok=True)
                 for i, frame in enumerate(clip.frames):
-                    cv2.imwrite(str(folder / f"img{clip.first_frame + i}.jpg"), frame[..., ::-1],
-                                [cv2.IMWRITE_JPEG_QUALITY, cfg.jpeg_quality])
-                sheet.writerow([subject, clip.name, clip.first_frame, clip.first_frame + clip.apex_index,
-                                clip.first_frame + len(clip.frames) - 1, clip.emotion])
-        (tmp / "generator.json").write_text(json.dumps({"version": CORPUS_VERSION, **cfg.to_dict()}, indent=1))
+                    cv2.imwrite(
+                        str(folder / f"img{clip.first_frame + i}.jpg"),
+                        frame[..., ::-1],
+                        [cv2.IMWRITE_JPEG_QUALITY, cfg.jpeg_quality],
+                    )
+                sheet.writerow(
+                    [
+                        subject,
+                        clip.name,
+                        clip.first_frame,
+                        clip.first_frame + clip.apex_index,
+                        clip.first_frame + len(clip.frames) - 1,
+                        clip.emotion,
+                    ]
+                )
+        (tmp / "generator.json").write_text(
+            json.dumps({"version": CORPUS_VERSION, **cfg.to_dict()}, indent=1)
+        )
         try:
             tmp.rename(target)
         except OSError:  # another process finished first; its copy is identical

@@ -50,18 +50,31 @@ def explain(
     if result["model"]["name"] != model:
         raise ConfigError(f"{run} is a run of {result['model']['name']}, not {model}")
     pretraining = result.get("pretraining") or {}
-    spec = BenchSpec(model=model, dataset=result["dataset"]["name"], classes=result["dataset"]["class_set"],
-                     protocol=result["protocol"]["name"], seed=result["seed"], device="cpu",
-                     data_root=str(data_root) if data_root else None, options=result["model"]["options"],
-                     overrides=dict(result["hyperparameters"]), pretrained=pretraining.get("path"),
-                     allow_partial=bool(pretraining.get("load", {}).get("unexpected")
-                                        or pretraining.get("load", {}).get("mismatched")))
+    spec = BenchSpec(
+        model=model,
+        dataset=result["dataset"]["name"],
+        classes=result["dataset"]["class_set"],
+        protocol=result["protocol"]["name"],
+        seed=result["seed"],
+        device="cpu",
+        data_root=str(data_root) if data_root else None,
+        options=result["model"]["options"],
+        overrides=dict(result["hyperparameters"]),
+        pretrained=pretraining.get("path"),
+        allow_partial=bool(
+            pretraining.get("load", {}).get("unexpected") or pretraining.get("load", {}).get("mismatched")
+        ),
+    )
     plan = plan_benchmark(spec)
     index = DATASETS.get(spec.dataset).obj(plan.root)
     keys, labels, subjects = select_samples(index, plan.class_set)
     if clip not in keys:
-        raise ConfigError(f"clip '{clip}' is not in {spec.dataset} ({plan.class_set.name}); e.g. {', '.join(keys[:3])}")
-    data = FoldData(prepare(index, plan.preprocess, cache_home()).rows(keys), torch.tensor(labels), tuple(subjects))
+        raise ConfigError(
+            f"clip '{clip}' is not in {spec.dataset} ({plan.class_set.name}); e.g. {', '.join(keys[:3])}"
+        )
+    data = FoldData(
+        prepare(index, plan.preprocess, cache_home()).rows(keys), torch.tensor(labels), tuple(subjects)
+    )
     folds = PROTOCOLS.get(spec.protocol).obj(list(subjects), spec.seed)
     row = keys.index(clip)
     number, fold = next((n, f) for n, f in enumerate(folds, start=1) if row in f.test)
@@ -78,10 +91,15 @@ def explain(
         raise ConfigError(f"model {model} has no attention maps to explain (MIACNet entries have)")
     console.print(f"training fold {fold.name} again as run {result['run_id']} did ...")
     train = data.subset(list(fold.train))
-    fit_predict(build, train, data.subset(list(fold.test)), replace(plan.train, seed=fold_seed(spec.seed, number)),
-                plan.class_set.num_classes)
+    fit_predict(
+        build,
+        train,
+        data.subset(list(fold.test)),
+        replace(plan.train, seed=fold_seed(spec.seed, number)),
+        plan.class_set.num_classes,
+    )
     net = built[-1].eval()
-    sample = {k: data.inputs[k][row:row + 1] for k in net.input_keys}
+    sample = {k: data.inputs[k][row : row + 1] for k in net.input_keys}
     maps = net.attention_maps(**InputNormalizer(train)(sample, torch.device("cpu")))
     onset = data.inputs["onset"][row].permute(1, 2, 0).numpy()
     out.mkdir(parents=True, exist_ok=True)

@@ -22,29 +22,61 @@ def pretrain(
     dataset: str = typer.Option("synth-macro", "--dataset", "-d", help="Macro corpus (zoo list macros)."),
     data_root: Optional[Path] = typer.Option(None, "--data-root", help="Folder of the corpus."),
     epochs: Optional[int] = typer.Option(None, "--epochs"),
-    gap: Optional[str] = typer.Option(None, "--gap", help="Frames between the two frames of a pair: N or N-M."),
+    gap: Optional[str] = typer.Option(
+        None, "--gap", help="Frames between the two frames of a pair: N or N-M."
+    ),
     batch_size: Optional[int] = typer.Option(None, "--batch-size"),
     lr: Optional[float] = typer.Option(None, "--lr"),
-    pixel_weight: Optional[float] = typer.Option(None, "--pixel-weight", help="Weight of the pixel loss (0: latent only)."),
+    pixel_weight: Optional[float] = typer.Option(
+        None, "--pixel-weight", help="Weight of the pixel loss (0: latent only)."
+    ),
     seed: Optional[int] = typer.Option(None, "--seed"),
-    opt: list[str] = typer.Option([], "--opt", help="MIACNet option KEY=VALUE (width, backbone, diff, position)."),
+    opt: list[str] = typer.Option(
+        [], "--opt", help="MIACNet option KEY=VALUE (width, backbone, diff, position)."
+    ),
     exclude_eval_subjects: list[str] = typer.Option(
-        [], "--exclude-eval-subjects", help="Micro dataset whose subjects (same people) are left out; repeatable."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Output folder; an unfinished run there is resumed."),
+        [],
+        "--exclude-eval-subjects",
+        help="Micro dataset whose subjects (same people) are left out; repeatable.",
+    ),
+    out: Optional[Path] = typer.Option(
+        None, "--out", help="Output folder; an unfinished run there is resumed."
+    ),
 ) -> None:
     """Pre-train with METHOD on a macro corpus; checkpoints every few epochs, resumes from --out."""
     entry = PRETRAINERS.get(method)
-    settings = {k: v for k, v in dict(epochs=epochs, batch_size=batch_size, lr=lr, pixel_weight=pixel_weight,
-                                      seed=seed, gap=parse_gap(gap) if gap else None).items() if v is not None}
+    settings = {
+        k: v
+        for k, v in dict(
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            pixel_weight=pixel_weight,
+            seed=seed,
+            gap=parse_gap(gap) if gap else None,
+        ).items()
+        if v is not None
+    }
     out = out or cache_home() / "pretrain" / f"{method}-{dataset}"
     excluded = {name: load_dataset(name).subjects for name in exclude_eval_subjects}
     total = settings.get("epochs", entry.defaults["epochs"])
     model_options = {**entry.defaults.get("model_options", {}), **parse_options(opt)}
-    console.print(f"[bold]{method}[/] on [bold]{dataset}[/] -> {out}, model options {model_options}, "
-                  + ", ".join(f"{k}={v}" for k, v in {**entry.defaults, **settings}.items()
-                              if k not in ("corpus", "model_options")))
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=True) as progress:
+    console.print(
+        f"[bold]{method}[/] on [bold]{dataset}[/] -> {out}, model options {model_options}, "
+        + ", ".join(
+            f"{k}={v}"
+            for k, v in {**entry.defaults, **settings}.items()
+            if k not in ("corpus", "model_options")
+        )
+    )
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
         epochs_bar = progress.add_task("epochs", total=total)
         steps_bar = progress.add_task("steps", total=None)
 
@@ -52,7 +84,14 @@ def pretrain(
             progress.update(epochs_bar, completed=epoch, description=f"epoch {epoch}/{of} (loss {loss:.4f})")
             progress.console.print(f"epoch {epoch:3d}/{of}: loss {loss:.4f}")
 
-        path = entry.obj(dataset, out=out, config=settings, model_options=model_options,
-                         data_root=data_root, exclude_subjects_of=excluded, progress=on_epoch,
-                         step_progress=lambda step, of: progress.update(steps_bar, completed=step, total=of))
+        path = entry.obj(
+            dataset,
+            out=out,
+            config=settings,
+            model_options=model_options,
+            data_root=data_root,
+            exclude_subjects_of=excluded,
+            progress=on_epoch,
+            step_progress=lambda step, of: progress.update(steps_bar, completed=step, total=of),
+        )
     console.print(f"checkpoint written to {path}; fine-tune with: zoo bench miacnet --pretrained {path}")

@@ -39,8 +39,16 @@ CITATION = (
 )
 # MMNet's fine-tuning recipe (its public training script): AdamW, lr 8e-4, wd 0.6, lr x0.987
 # per epoch for the first 50 epochs, 74 epochs, batch 32, 224 px; last epoch evaluated.
-DEFAULTS = {"epochs": 74, "batch_size": 32, "lr": 8e-4, "weight_decay": 0.6, "optimizer": "adamw",
-            "lr_decay": 0.987, "lr_decay_epochs": 50, "input_size": 224}
+DEFAULTS = {
+    "epochs": 74,
+    "batch_size": 32,
+    "lr": 8e-4,
+    "weight_decay": 0.6,
+    "optimizer": "adamw",
+    "lr_decay": 0.987,
+    "lr_decay_epochs": 50,
+    "input_size": 224,
+}
 TRUNK = "mmnet_trunk"
 POSITION_GRID = 14  # the position embedding's native grid (224 px / 16); resized for other sizes
 FUSIONS = ("sum", "gate", "concat")
@@ -56,9 +64,17 @@ def mmnet_trunk(width: int = 64) -> ResNet:
 
     The stem is three 3x3 convolutions ending at ``width`` channels (ResNet-D's deep stem; MMNet
     uses a 3x3 stem too), so the whole trunk, stem included, scales with ``width``."""
-    return ResNet(BasicBlock, [2, 2, 2, 2], channels=(width, 2 * width, 4 * width, 8 * width),
-                  stem_type="deep", stem_width=width // 2, output_stride=16, num_classes=0,
-                  global_pool="", block_args={"attn_layer": "cbam"})
+    return ResNet(
+        BasicBlock,
+        [2, 2, 2, 2],
+        channels=(width, 2 * width, 4 * width, 8 * width),
+        stem_type="deep",
+        stem_width=width // 2,
+        output_stride=16,
+        num_classes=0,
+        global_pool="",
+        block_args={"attn_layer": "cbam"},
+    )
 
 
 class Trunk(nn.Module):
@@ -123,9 +139,19 @@ class MIACNet(nn.Module):
 
     input_keys = ("onset", "apex")
 
-    def __init__(self, num_classes: int, backbone: str = TRUNK, width: int = 64, diff: str = "pixel",
-                 position: bool = True, fusion: str = "sum", vit_depth: int = 2, vit_heads: int = 4,
-                 grid: int = 7, drop_rate: float = 0.5):
+    def __init__(
+        self,
+        num_classes: int,
+        backbone: str = TRUNK,
+        width: int = 64,
+        diff: str = "pixel",
+        position: bool = True,
+        fusion: str = "sum",
+        vit_depth: int = 2,
+        vit_heads: int = 4,
+        grid: int = 7,
+        drop_rate: float = 0.5,
+    ):
         super().__init__()
         for name, value, allowed in (("diff", diff, DIFFS), ("fusion", fusion, FUSIONS)):
             if value not in allowed:
@@ -141,7 +167,9 @@ class MIACNet(nn.Module):
         # 112 px (7x7 maps) and 224 px (14x14) inputs.
         self.grid = grid
         fused = 2 * dim if self.fusion == "concat" else dim
-        self.head = nn.Sequential(nn.Flatten(), nn.Dropout(drop_rate), nn.Linear(fused * grid * grid, num_classes))
+        self.head = nn.Sequential(
+            nn.Flatten(), nn.Dropout(drop_rate), nn.Linear(fused * grid * grid, num_classes)
+        )
 
     def features(self, onset: torch.Tensor, apex: torch.Tensor) -> dict[str, torch.Tensor]:
         """The branches' maps and the fused map (also what the heat maps are made of)."""
@@ -195,20 +223,39 @@ def init_from_imagenet(model: MIACNet, backbone: str, weights: str) -> None:
             f"'{backbone}' as safetensors and pass --opt weights=PATH"
         )
     if backbone == TRUNK:
-        raise ConfigError(f"miacnet init=imagenet: the built-in '{TRUNK}' has no ImageNet weights; "
-                          "choose a timm backbone with --opt backbone=NAME (e.g. resnet18)")
+        raise ConfigError(
+            f"miacnet init=imagenet: the built-in '{TRUNK}' has no ImageNet weights; "
+            "choose a timm backbone with --opt backbone=NAME (e.g. resnet18)"
+        )
     load_weights(model.action.trunk.net, Path(weights), ignore_unused=True)
 
 
-def _build(num_classes: int, backbone: str, width: int, diff: str, position: bool, fusion: str,
-           init: str, weights: str, drop_rate: float) -> MIACNet:
+def _build(
+    num_classes: int,
+    backbone: str,
+    width: int,
+    diff: str,
+    position: bool,
+    fusion: str,
+    init: str,
+    weights: str,
+    drop_rate: float,
+) -> MIACNet:
     if init not in INITS:
         raise ConfigError(f"miacnet option init={init}: choose one of {', '.join(INITS)}")
     if weights and init != "imagenet":
-        raise ConfigError("miacnet option weights= is for init=imagenet; MA2MI weights come "
-                          "from --pretrained PATH|NAME")
-    model = MIACNet(num_classes, backbone=backbone, width=width, diff=diff, position=position,
-                    fusion=fusion, drop_rate=drop_rate)
+        raise ConfigError(
+            "miacnet option weights= is for init=imagenet; MA2MI weights come from --pretrained PATH|NAME"
+        )
+    model = MIACNet(
+        num_classes,
+        backbone=backbone,
+        width=width,
+        diff=diff,
+        position=position,
+        fusion=fusion,
+        drop_rate=drop_rate,
+    )
     if init == "imagenet":
         init_from_imagenet(model, backbone, weights)
     return model
@@ -218,20 +265,46 @@ def _build(num_classes: int, backbone: str, width: int, diff: str, position: boo
 PRETRAINED_OPTIONS = {"init": "ma2mi"}
 
 
-@MODELS.register("miacnet", citation=CITATION, defaults=DEFAULTS,
-                 paper_trunk_parameters=PAPER_TRUNK_PARAMETERS, parameters_5_classes=15_718_021,
-                 pretrained_options=PRETRAINED_OPTIONS)
-def miacnet(num_classes: int, backbone: str = TRUNK, width: int = 64, diff: str = "pixel",
-            position: bool = True, fusion: str = "sum", init: str = "scratch", weights: str = "",
-            drop_rate: float = 0.5) -> MIACNet:
+@MODELS.register(
+    "miacnet",
+    citation=CITATION,
+    defaults=DEFAULTS,
+    paper_trunk_parameters=PAPER_TRUNK_PARAMETERS,
+    parameters_5_classes=15_718_021,
+    pretrained_options=PRETRAINED_OPTIONS,
+)
+def miacnet(
+    num_classes: int,
+    backbone: str = TRUNK,
+    width: int = 64,
+    diff: str = "pixel",
+    position: bool = True,
+    fusion: str = "sum",
+    init: str = "scratch",
+    weights: str = "",
+    drop_rate: float = 0.5,
+) -> MIACNet:
     """MIACNet (position + action branches), from scratch unless init/--pretrained say otherwise."""
     return _build(num_classes, backbone, width, diff, position, fusion, init, weights, drop_rate)
 
 
-@MODELS.register("miacnet-ma2mi", citation=CITATION, defaults=DEFAULTS,
-                 pretrained="ma2mi-synth-macro", pretrained_options=PRETRAINED_OPTIONS)
-def miacnet_ma2mi(num_classes: int, backbone: str = TRUNK, width: int = 64, diff: str = "pixel",
-                  position: bool = True, fusion: str = "sum", init: str = "ma2mi", weights: str = "",
-                  drop_rate: float = 0.5) -> MIACNet:
+@MODELS.register(
+    "miacnet-ma2mi",
+    citation=CITATION,
+    defaults=DEFAULTS,
+    pretrained="ma2mi-synth-macro",
+    pretrained_options=PRETRAINED_OPTIONS,
+)
+def miacnet_ma2mi(
+    num_classes: int,
+    backbone: str = TRUNK,
+    width: int = 64,
+    diff: str = "pixel",
+    position: bool = True,
+    fusion: str = "sum",
+    init: str = "ma2mi",
+    weights: str = "",
+    drop_rate: float = 0.5,
+) -> MIACNet:
     """MIACNet fine-tuned from MA2MI pre-training (pre-trained once per trunk, cached in ZOO_CACHE)."""
     return _build(num_classes, backbone, width, diff, position, fusion, init, weights, drop_rate)

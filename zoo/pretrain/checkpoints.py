@@ -19,7 +19,9 @@ from zoo.models import model_options
 from zoo.pretrain.weights import LoadReport, checkpoint_meta, load_weights, sha256_of
 
 
-def pretrained_for(model: str, options: dict[str, Any], requested: str | None) -> tuple[str | None, dict[str, Any]]:
+def pretrained_for(
+    model: str, options: dict[str, Any], requested: str | None
+) -> tuple[str | None, dict[str, Any]]:
     """The checkpoint a run fine-tunes from and the model options that implies.
 
     ``requested`` (``--pretrained``) wins; otherwise a model entry may name a default
@@ -34,12 +36,16 @@ def pretrained_for(model: str, options: dict[str, Any], requested: str | None) -
     if name is None:
         wanting = [k for k, v in implied.items() if options.get(k) == v]
         if wanting:
-            raise ConfigError(f"model {model} with {', '.join(f'{k}={implied[k]}' for k in wanting)} "
-                              "needs --pretrained PATH|NAME (zoo list checkpoints)")
+            raise ConfigError(
+                f"model {model} with {', '.join(f'{k}={implied[k]}' for k in wanting)} "
+                "needs --pretrained PATH|NAME (zoo list checkpoints)"
+            )
         return None, options
     if not Path(name).expanduser().is_file() and name not in CHECKPOINTS:
-        raise CheckpointError(f"--pretrained {name}: no such file and no registered checkpoint of that "
-                              "name (zoo list checkpoints)")
+        raise CheckpointError(
+            f"--pretrained {name}: no such file and no registered checkpoint of that "
+            "name (zoo list checkpoints)"
+        )
     base = model_options(model)
     conflicts = [f"{k}={options[k]}" for k, v in implied.items() if options.get(k) not in (v, base.get(k))]
     if conflicts:
@@ -54,15 +60,19 @@ def checkpoint_file(name: str, options: dict[str, Any], message: Callable[[str],
         return path
     row = CHECKPOINTS.get(name).obj
     if "pretrainer" not in row:
-        raise CheckpointError(f"checkpoint {name} is published at {row.get('hub', '?')}, which cannot be "
-                              "reached from here; download its safetensors file and pass its path")
+        raise CheckpointError(
+            f"checkpoint {name} is published at {row.get('hub', '?')}, which cannot be "
+            "reached from here; download its safetensors file and pass its path"
+        )
     pretrainer = PRETRAINERS.get(row["pretrainer"])
     blob = json.dumps({"name": name, "row": row, "options": options}, sort_keys=True, default=str)
     out = cache_home() / "pretrained" / f"{name}-{hashlib.sha256(blob.encode()).hexdigest()[:10]}"
     pointer = out / "finished"  # names the final file once the pre-training has completed
     if pointer.is_file():
         return out / pointer.read_text().strip()
-    message(f"pre-training {name} ({row['pretrainer']} on {row['corpus']}) into {out}; done once, then cached")
+    message(
+        f"pre-training {name} ({row['pretrainer']} on {row['corpus']}) into {out}; done once, then cached"
+    )
     final = pretrainer.obj(row["corpus"], out=out, model_options=options, config=row.get("config"))
     pointer.write_text(final.name)
     return final
@@ -75,17 +85,23 @@ def load_pretrained(model: nn.Module, path: Path, allow_partial: bool = False) -
     return load_weights(model, path, covers=tuple(covers) if covers else None, allow_partial=allow_partial)
 
 
-def describe_pretraining(name: str, path: Path, report: LoadReport, dataset: str,
-                         eval_subjects: list[str]) -> dict[str, Any]:
+def describe_pretraining(
+    name: str, path: Path, report: LoadReport, dataset: str, eval_subjects: list[str]
+) -> dict[str, Any]:
     """The result file's ``pretraining`` record: which checkpoint, made how, and overlap."""
     meta = checkpoint_meta(path)
     return {
-        "name": name, "path": str(path), "sha256": sha256_of(path),
-        "pretrainer": meta.get("pretrainer"), "corpus": meta.get("corpus"),
-        "epochs": meta.get("epochs_done"), "config": meta.get("config"),
+        "name": name,
+        "path": str(path),
+        "sha256": sha256_of(path),
+        "pretrainer": meta.get("pretrainer"),
+        "corpus": meta.get("corpus"),
+        "epochs": meta.get("epochs_done"),
+        "config": meta.get("config"),
         "model_options": meta.get("model_options"),
         "excluded_subjects": meta.get("excluded_subjects", []),
-        "subjects_overlap_eval": overlapping_subjects(meta.get("subjects", []), meta.get("same_subjects_as", []),
-                                                      dataset, eval_subjects),
+        "subjects_overlap_eval": overlapping_subjects(
+            meta.get("subjects", []), meta.get("same_subjects_as", []), dataset, eval_subjects
+        ),
         "load": report.to_dict(),
     }

@@ -46,8 +46,10 @@ from zoo.models import model_options as resolve_options
 from zoo.models.miacnet import MIACNet, PositionBranch
 from zoo.pretrain.weights import checkpoint_meta, read_tensors, save_checkpoint
 
-CITATION = ("Li, H., Niu, X., Zhao, Y. From Macro to Micro: Boosting micro-expression recognition "
-            "via pre-training on macro-expression videos. arXiv 2405.16451, 2024.")
+CITATION = (
+    "Li, H., Niu, X., Zhao, Y. From Macro to Micro: Boosting micro-expression recognition "
+    "via pre-training on macro-expression videos. arXiv 2405.16451, 2024."
+)
 FINAL = "ma2mi.safetensors"
 STATE = "state.safetensors"
 # Model options that shape the pre-trained weights; the rest (fusion, head) are fine-tuning's.
@@ -93,7 +95,9 @@ def parse_gap(text: str) -> tuple[int, int]:
 
 
 def _conv(cin: int, cout: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)
+    )
 
 
 class MA2MI(nn.Module):
@@ -111,8 +115,10 @@ class MA2MI(nn.Module):
         # stride 16 -> half input resolution: three x2 steps
         steps = [dim, max(dim // 2, 8), max(dim // 4, 8), max(dim // 8, 8)]
         self.upsampler = nn.Sequential(
-            *[nn.Sequential(nn.Upsample(scale_factor=2, mode="bilinear"), _conv(a, b))
-              for a, b in zip(steps, steps[1:])],
+            *[
+                nn.Sequential(nn.Upsample(scale_factor=2, mode="bilinear"), _conv(a, b))
+                for a, b in zip(steps, steps[1:])
+            ],
             nn.Conv2d(steps[-1], 3, kernel_size=3, padding=1),
         )
 
@@ -178,12 +184,17 @@ def _normalize(frames: torch.Tensor) -> torch.Tensor:
 
 def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], list]:
     state = optimizer.state_dict()
-    tensors = {f"optim/{pid}/{key}": value if torch.is_tensor(value) else torch.tensor(value)
-               for pid, entries in state["state"].items() for key, value in entries.items()}
+    tensors = {
+        f"optim/{pid}/{key}": value if torch.is_tensor(value) else torch.tensor(value)
+        for pid, entries in state["state"].items()
+        for key, value in entries.items()
+    }
     return tensors, state["param_groups"]
 
 
-def _restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], groups: list) -> None:
+def _restore_optimizer(
+    optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], groups: list
+) -> None:
     state: dict[int, dict] = {}
     for name, value in tensors.items():
         _, pid, key = name.split("/", 2)
@@ -226,8 +237,13 @@ def pretrain_ma2mi(
     if not clips:
         raise DataError(f"every subject of {corpus} is excluded; nothing left to pre-train on")
     index = DatasetIndex(index.name, index.root, clips)
-    identity = {"corpus": corpus, "fingerprint": index.fingerprint(), "options": options,
-                "config": config.identity(), "excluded": excluded}
+    identity = {
+        "corpus": corpus,
+        "fingerprint": index.fingerprint(),
+        "options": options,
+        "config": config.identity(),
+        "excluded": excluded,
+    }
     identity_hash = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
 
     model = MA2MI(net, config.bottleneck)
@@ -237,12 +253,15 @@ def pretrain_ma2mi(
     if (out / STATE).is_file():
         meta = checkpoint_meta(out / STATE)
         if meta.get("identity") != identity_hash:
-            raise ConfigError(f"{out} holds a pre-training of another configuration (corpus, options "
-                              "or settings differ); pass another --out, or delete it to start over")
+            raise ConfigError(
+                f"{out} holds a pre-training of another configuration (corpus, options "
+                "or settings differ); pass another --out, or delete it to start over"
+            )
         tensors = read_tensors(out / STATE)
         model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model/")})
-        _restore_optimizer(optimizer, {k: v for k, v in tensors.items() if k.startswith("optim/")},
-                           meta["param_groups"])
+        _restore_optimizer(
+            optimizer, {k: v for k, v in tensors.items() if k.startswith("optim/")}, meta["param_groups"]
+        )
         start, losses = meta["epoch"], meta["losses"]
     segments = load_segments(index, config.input_size)
     generator = torch.Generator().manual_seed(config.seed)
@@ -250,15 +269,29 @@ def pretrain_ma2mi(
     def save(epoch: int) -> None:
         optim_tensors, groups = _optimizer_tensors(optimizer)
         state = {f"model/{k}": v for k, v in model.state_dict().items()}
-        save_checkpoint(out / STATE, {**state, **optim_tensors},
-                        {"identity": identity_hash, "epoch": epoch, "losses": losses, "param_groups": groups})
-        save_checkpoint(out / FINAL, model.export(), {
-            "pretrainer": "ma2mi", "corpus": corpus, "model": "miacnet", "model_options": options,
-            "covers": list(covered(net)), "subjects": sorted({c.subject for c in clips}),
-            "same_subjects_as": list(entry.meta.get("same_subjects_as", ())),
-            "excluded_subjects": excluded, "config": asdict(config), "epochs_done": epoch,
-            "losses": losses, "identity": identity_hash,
-        })
+        save_checkpoint(
+            out / STATE,
+            {**state, **optim_tensors},
+            {"identity": identity_hash, "epoch": epoch, "losses": losses, "param_groups": groups},
+        )
+        save_checkpoint(
+            out / FINAL,
+            model.export(),
+            {
+                "pretrainer": "ma2mi",
+                "corpus": corpus,
+                "model": "miacnet",
+                "model_options": options,
+                "covers": list(covered(net)),
+                "subjects": sorted({c.subject for c in clips}),
+                "same_subjects_as": list(entry.meta.get("same_subjects_as", ())),
+                "excluded_subjects": excluded,
+                "config": asdict(config),
+                "epochs_done": epoch,
+                "losses": losses,
+                "identity": identity_hash,
+            },
+        )
 
     for epoch in range(start + 1, config.epochs + 1):
         generator.manual_seed(config.seed * 100_003 + epoch)
@@ -267,12 +300,14 @@ def pretrain_ma2mi(
         pairs = sample_pairs(segments, config, epoch)
         total, batches = 0.0, range(0, len(pairs), config.batch_size)
         for number, begin in enumerate(batches, start=1):
-            chunk = pairs[begin:begin + config.batch_size]
+            chunk = pairs[begin : begin + config.batch_size]
             if len(chunk) < 2:
                 continue
             first = torch.stack([segments[s][t] for s, t, _ in chunk])
             second = torch.stack([segments[s][u] for s, _, u in chunk])
-            moved = augment({"first": _normalize(first), "second": _normalize(second)}, AugmentConfig(), generator)
+            moved = augment(
+                {"first": _normalize(first), "second": _normalize(second)}, AugmentConfig(), generator
+            )
             latent, pixel = model.losses(moved["first"], moved["second"])
             loss = latent + config.pixel_weight * pixel
             optimizer.zero_grad(set_to_none=True)
@@ -292,13 +327,20 @@ def pretrain_ma2mi(
     return out / FINAL
 
 
-PRETRAINERS.register("ma2mi", citation=CITATION,
-                     defaults={**asdict(MA2MIConfig()), "corpus": "synth-macro", "model_options": DEFAULT_MODEL_OPTIONS},
-                     summary="MA2MI: predict near-future macro frames from the current frame plus a learned "
-                     "action code (pre-trains MIACNet's branches)")(pretrain_ma2mi)
+PRETRAINERS.register(
+    "ma2mi",
+    citation=CITATION,
+    defaults={**asdict(MA2MIConfig()), "corpus": "synth-macro", "model_options": DEFAULT_MODEL_OPTIONS},
+    summary="MA2MI: predict near-future macro frames from the current frame plus a learned "
+    "action code (pre-trains MIACNet's branches)",
+)(pretrain_ma2mi)
 
 # The registered combination behind `zoo bench miacnet-ma2mi`: produced on first use under
 # $ZOO_CACHE (one checkpoint per trunk configuration), then reused.
-CHECKPOINTS.add("ma2mi-synth-macro", {"pretrainer": "ma2mi", "corpus": "synth-macro", "config": {}},
-                summary="MIACNet branches pre-trained with MA2MI on synth-macro (default settings); "
-                "made on first use, per trunk configuration", citation=CITATION)
+CHECKPOINTS.add(
+    "ma2mi-synth-macro",
+    {"pretrainer": "ma2mi", "corpus": "synth-macro", "config": {}},
+    summary="MIACNet branches pre-trained with MA2MI on synth-macro (default settings); "
+    "made on first use, per trunk configuration",
+    citation=CITATION,
+)

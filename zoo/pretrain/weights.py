@@ -23,7 +23,9 @@ SHOWN = 12  # keys listed per kind in an error message
 def save_checkpoint(path: Path, tensors: dict[str, torch.Tensor], meta: dict) -> Path:
     """Write ``tensors`` and the JSON-able ``meta`` atomically as one safetensors file."""
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-    return atomic_write(Path(path), lambda p: save_file(tensors, str(p), metadata={META_KEY: json.dumps(meta)}))
+    return atomic_write(
+        Path(path), lambda p: save_file(tensors, str(p), metadata={META_KEY: json.dumps(meta)})
+    )
 
 
 def checkpoint_meta(path: Path) -> dict:
@@ -62,12 +64,18 @@ class LoadReport:
     mismatched: tuple[str, ...]
 
     def summary(self) -> str:
-        return (f"loaded {len(self.loaded)} tensors; not loaded: {len(self.missing)} missing, "
-                f"{len(self.mismatched)} of another shape, {len(self.unexpected)} unused")
+        return (
+            f"loaded {len(self.loaded)} tensors; not loaded: {len(self.missing)} missing, "
+            f"{len(self.mismatched)} of another shape, {len(self.unexpected)} unused"
+        )
 
     def to_dict(self) -> dict:
-        return {"loaded": len(self.loaded), "missing": list(self.missing),
-                "unexpected": list(self.unexpected), "mismatched": list(self.mismatched)}
+        return {
+            "loaded": len(self.loaded),
+            "missing": list(self.missing),
+            "unexpected": list(self.unexpected),
+            "mismatched": list(self.mismatched),
+        }
 
 
 def _listing(title: str, keys: tuple[str, ...]) -> str:
@@ -75,8 +83,14 @@ def _listing(title: str, keys: tuple[str, ...]) -> str:
     return f"{title} ({len(keys)}): {', '.join(keys[:SHOWN])}{more}"
 
 
-def load_weights(module: nn.Module, path: Path, *, covers: tuple[str, ...] | None = None,
-                 allow_partial: bool = False, ignore_unused: bool = False) -> LoadReport:
+def load_weights(
+    module: nn.Module,
+    path: Path,
+    *,
+    covers: tuple[str, ...] | None = None,
+    allow_partial: bool = False,
+    ignore_unused: bool = False,
+) -> LoadReport:
     """Load the safetensors file ``path`` into ``module``.
 
     ``covers``: prefixes of the module's keys the checkpoint is meant to initialise (``None``:
@@ -89,15 +103,24 @@ def load_weights(module: nn.Module, path: Path, *, covers: tuple[str, ...] | Non
     state = module.state_dict()
     expected = [k for k in state if covers is None or k.startswith(covers)]
     missing = tuple(k for k in expected if k not in tensors)
-    mismatched = tuple(f"{k} {tuple(tensors[k].shape)} vs {tuple(state[k].shape)}"
-                       for k in expected if k in tensors and tensors[k].shape != state[k].shape)
+    mismatched = tuple(
+        f"{k} {tuple(tensors[k].shape)} vs {tuple(state[k].shape)}"
+        for k in expected
+        if k in tensors and tensors[k].shape != state[k].shape
+    )
     unexpected = () if ignore_unused else tuple(k for k in tensors if k not in state)
     loaded = tuple(k for k in expected if k in tensors and tensors[k].shape == state[k].shape)
     report = LoadReport(loaded, missing, unexpected, mismatched)
     if (missing or mismatched or unexpected) and not allow_partial:
-        problems = "; ".join(_listing(t, keys) for t, keys in (
-            ("missing", missing), ("shape mismatch, checkpoint vs model", mismatched),
-            ("not in the model", unexpected)) if keys)
+        problems = "; ".join(
+            _listing(t, keys)
+            for t, keys in (
+                ("missing", missing),
+                ("shape mismatch, checkpoint vs model", mismatched),
+                ("not in the model", unexpected),
+            )
+            if keys
+        )
         raise CheckpointError(
             f"checkpoint {path} does not fit {type(module).__name__} (was it trained with another "
             f"backbone or width?): {problems}. Use the matching model options, or --allow-partial "
