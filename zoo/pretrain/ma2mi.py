@@ -264,7 +264,7 @@ def pretrain_ma2mi(
         )
         start, losses = meta["epoch"], meta["losses"]
     segments = load_segments(index, config.input_size)
-    generator = torch.Generator().manual_seed(config.seed)
+    generator = torch.Generator()  # reseeded per epoch, so a resumed run augments alike
 
     def save(epoch: int) -> None:
         optim_tensors, groups = _optimizer_tensors(optimizer)
