@@ -79,7 +79,7 @@ class SynthConfig:
     class_frequencies: dict[str, int] = field(default_factory=lambda: dict(CASME2_FREQUENCIES))
     frame_size: int = 128  # square frames, face filling the frame (as CASME II's Cropped)
     frames_per_clip: tuple[int, int] = (9, 15)
-    amplitude_px: float = 1.2  # peak displacement of the class movement at apex, in frame px
+    amplitude_px: float = 2.0  # peak displacement of the class movement at apex, in frame px
     amplitude_range: tuple[float, float] = (0.6, 1.4)  # per-clip intensity factor
     style_scale: tuple[float, float] = (0.75, 1.25)  # per-subject, per-action strength
     style_angle_deg: float = 15.0  # per-subject, per-action direction spread (std)

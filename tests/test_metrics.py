@@ -48,7 +48,10 @@ def test_pooled_is_not_the_mean_of_folds():
     fold_b = ([1, 1, 1, 0], [1, 1, 0, 0])
     pooled = unweighted_f1(fold_a[0] + fold_b[0], fold_a[1] + fold_b[1], 2)
     per_fold = np.mean([unweighted_f1(*fold_a, 2), unweighted_f1(*fold_b, 2)])
-    assert pooled == pytest.approx((0.8 + 0.8) / 2)
+    # pooled: class 0 tp3 fp1 fn0 -> 6/7; class 1 tp2 fp0 fn1 -> 4/5
+    assert pooled == pytest.approx((6 / 7 + 4 / 5) / 2)
+    # per fold: fold a only has class 0 (F1 1); fold b (2/3 + 4/5) / 2
+    assert per_fold == pytest.approx((1 + (2 / 3 + 0.8) / 2) / 2)
     assert per_fold != pytest.approx(pooled)
 
 

@@ -85,7 +85,3 @@ def test_backbones_resolve_any_timm_name_and_suggest():
     with pytest.raises(UnknownNameError, match="resnet18"):
         create_backbone("resnet18x")
 
-
-def test_kinds_cover_the_cli_list_command():
-    assert set(KINDS) == {"backbones", "models", "datasets", "classes", "protocols",
-                          "pretrainers", "checkpoints"}

@@ -1,0 +1,73 @@
+"""The ``zoo`` command as a user runs it: one clean line and exit code 2 for mistakes."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from leaderboard.store import write_result
+from leaderboard.table import leaderboard_rows
+
+
+def zoo(*args, cwd=None):
+    return subprocess.run([sys.executable, "-c", "from zoo.cli import main; main()", *args],
+                          capture_output=True, text=True, cwd=cwd)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["bench", "flow_resnet81"], "unknown model 'flow_resnet81'. Did you mean: flow_resnet18"),
+    (["bench", "flow_resnet18", "--epochs", "0"], "--epochs must be a positive integer"),
+    (["bench", "flow_resnet18", "--batch-size", "-2"], "--batch-size must be a positive integer"),
+    (["bench", "flow_resnet18", "--classes", "7"], "--classes 7 is not supported"),
+    (["bench", "flow_resnet18", "--dataset", "casme2", "--data-root", "/nope"], "not found at"),
+    (["bench", "flow_resnet18", "--dataset", "casme2"], "licence-restricted"),
+    (["info", "nosuchthing"], "unknown entry 'nosuchthing'"),
+    (["list", "modelz"], "unknown kind 'modelz'"),
+])
+def test_user_errors_are_one_line_with_exit_code_2(tmp_path, args, message, monkeypatch):
+    monkeypatch.delenv("ZOO_DATA_ROOT", raising=False)
+    run = zoo(*args, "--out", str(tmp_path / "r")) if args[0] == "bench" else zoo(*args)
+    assert run.returncode == 2, run.stderr
+    assert message in run.stderr and "Traceback" not in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "r").exists()
+
+
+def test_list_and_info():
+    listing = zoo("list", "models")
+    assert listing.returncode == 0 and "flow_resnet18" in listing.stdout
+    info = zoo("info", "flow_resnet18")
+    assert "11,179,077" in info.stdout and "He, K." in info.stdout
+    assert "resnet18" in zoo("list", "backbones", "resnet1*").stdout
+
+
+def test_bench_then_leaderboard(tmp_path):
+    run = zoo("bench", "flow_resnet18", "--protocol", "holdout", "--epochs", "1",
+              "--input-size", "32", "--device", "cpu", "--out", str(tmp_path))
+    assert run.returncode == 0, run.stderr
+    assert "pooled" in run.stdout and "result written to" in run.stdout
+    board = zoo("leaderboard", "--results", str(tmp_path), "--markdown")
+    assert board.returncode == 0 and "| flow_resnet18" in board.stdout
+
+
+def fake_result(seed, uf1, model="m", options=None):
+    return {
+        "run_id": f"r{seed}{model}", "model": {"name": model, "options": options or {}},
+        "dataset": {"name": "synth", "class_set": "casme2-5"}, "protocol": {"name": "loso"},
+        "hyperparameters": {"epochs": 1, "input_size": 32, "selection": "last"},
+        "pretraining": None, "seed": seed,
+        "metrics": {"uf1": uf1, "uar": uf1 / 2, "accuracy": 0.5},
+    }
+
+
+def test_leaderboard_aggregates_seeds_and_separates_configurations(tmp_path):
+    for seed, uf1 in [(0, 0.6), (1, 0.8)]:
+        write_result(tmp_path, fake_result(seed, uf1))
+    write_result(tmp_path, fake_result(0, 0.9, model="other"))
+    (tmp_path / "notes.json").write_text(json.dumps({"unrelated": True}))  # ignored by content
+    rows = leaderboard_rows(tmp_path)
+    assert rows["model"].tolist() == ["other", "m"]
+    m = rows[rows["model"] == "m"].iloc[0]
+    assert (m["seeds"], m["UF1"], m["UF1 std"], m["UAR"]) == (2, pytest.approx(0.7),
+                                                             pytest.approx(0.1), pytest.approx(0.35))

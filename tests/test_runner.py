@@ -1,0 +1,87 @@
+"""The runner end to end on the synthetic dataset: result files, resume, validation."""
+
+import json
+
+import pytest
+
+from benchmarks.metrics import unweighted_f1
+from benchmarks.runner import BenchSpec, Reporter, plan_benchmark, run_benchmark
+from leaderboard.store import read_result
+from registry.errors import ConfigError, DataError, UnknownNameError
+
+FAST = {"epochs": 1, "input_size": 32, "batch_size": 16}
+
+
+def spec(tmp_path, **kw):
+    return BenchSpec(**{"model": "flow_resnet18", "device": "cpu", "out": tmp_path / "results",
+                        "overrides": FAST, **kw})
+
+
+def test_holdout_run_writes_a_self_describing_result(tmp_path):
+    path = run_benchmark(plan_benchmark(spec(tmp_path, protocol="holdout")))
+    result = read_result(path)
+    assert result["schema_version"] == 1 and path.parent == tmp_path / "results"
+    assert result["dataset"]["class_set"] == "casme2-5" and result["dataset"]["num_subjects"] == 12
+    assert result["hyperparameters"]["epochs"] == 1
+    assert result["hyperparameter_sources"]["epochs"] == "command line"
+    assert result["hyperparameter_sources"]["lr"] == "model flow_resnet18 defaults"
+    assert result["training"]["selection_rule"].startswith("model of the last epoch")
+    assert {"torch", "timm", "python", "git_revision"} <= set(result["environment"])
+    (fold,) = result["folds"]
+    assert len(fold["test_subjects"]) == 3
+    samples = fold["samples"]
+    assert result["metrics"]["num_samples"] == len(samples)
+    assert result["metrics"]["uf1"] == pytest.approx(
+        unweighted_f1([s["label"] for s in samples], [s["prediction"] for s in samples], 5))
+    assert not (tmp_path / "results" / ".partial" / result["run_id"]).exists()
+
+
+class StopAfter(Reporter):
+    def __init__(self, folds):
+        self.left, self.reused = folds, []
+
+    def fold_finished(self, fold, record, reused):
+        if reused:
+            self.reused.append(fold.name)
+        self.left -= 1
+        if self.left == 0:
+            raise KeyboardInterrupt
+
+
+def test_interrupted_loso_resumes_without_redoing_finished_folds(tmp_path):
+    plan = plan_benchmark(spec(tmp_path, overrides={**FAST, "input_size": 16}))
+    with pytest.raises(KeyboardInterrupt):
+        run_benchmark(plan, StopAfter(2))
+    partial = list((tmp_path / "results" / ".partial").glob("*/*.json"))
+    assert sorted(p.stem for p in partial) == ["sub01", "sub02"]
+    first = json.loads(partial[0].read_text())
+    partial[1].write_text("{ truncated")  # a damaged fold file counts as unfinished
+    resumed = StopAfter(100)
+    result = read_result(run_benchmark(plan, resumed))
+    assert resumed.reused == [partial[0].stem]
+    assert len(result["folds"]) == 12
+    assert next(f for f in result["folds"] if f["name"] == first["name"]) == first
+    assert list((tmp_path / "results" / ".partial").glob("*/*.json")) == []
+
+
+@pytest.mark.parametrize("kwargs,error,message", [
+    ({"model": "miacnett"}, UnknownNameError, "unknown model 'miacnett'"),
+    ({"dataset": "casme3x"}, UnknownNameError, "unknown dataset"),
+    ({"classes": "7"}, ConfigError, "--classes 7 is not supported by dataset 'synth'"),
+    ({"overrides": {"epochs": 0}}, ConfigError, "--epochs must be a positive integer"),
+    ({"overrides": {"batch_size": 0}}, ConfigError, "--batch-size must be a positive integer"),
+    ({"dataset": "casme2", "data_root": "/no/such/folder"}, DataError, "not found at --data-root"),
+    ({"options": {"depth": "3"}}, ConfigError, "has no option 'depth'"),
+])
+def test_bad_input_fails_before_anything_is_written(tmp_path, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        plan_benchmark(spec(tmp_path, **kwargs))
+    assert not (tmp_path / "results").exists()
+
+
+def test_missing_sheet_is_reported_with_the_fix(tmp_path):
+    (tmp_path / "casme2").mkdir()
+    plan = plan_benchmark(spec(tmp_path, dataset="casme2", data_root=str(tmp_path / "casme2")))
+    with pytest.raises(DataError, match="CASME2-coding"):
+        run_benchmark(plan)
+    assert not (tmp_path / "results").exists()
