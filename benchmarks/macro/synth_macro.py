@@ -2,7 +2,7 @@
 
 Same generator as ``synth`` (``benchmarks/synthetic.py``) with other parameters: more
 identities (a different seed, so none is a ``synth`` subject), larger and more varied
-motions (macro-sized at apex; pairs a few frames apart still move by about a pixel, which
+motions (three times synth's amplitude at apex; pairs a few frames apart still move by about a pixel, which
 is the point of MA2MI), longer onset->apex rises, and every action unit equally often. It is
 written to disk in the generic layout, so the generic reader is what reads it. All
 identities are warps of the same photograph as ``synth``'s; see docs/miacnet.md.
@@ -32,7 +32,7 @@ MACRO_CONFIG = SynthConfig(
     clips_per_subject=(6, 6),
     class_frequencies={emotion: 1 for emotion in EMOTIONS},
     frames_per_clip=(16, 24),
-    amplitude_px=4.0,
+    amplitude_px=3 * SynthConfig().amplitude_px,  # macro-sized: three times synth's apex
     amplitude_range=(0.5, 1.5),
     style_angle_deg=25.0,
     distractor_probability=0.5,
