@@ -43,9 +43,7 @@ def unweighted_f1(y_true: Sequence[int], y_pred: Sequence[int], num_classes: int
     return float(per_class_f1(matrix)[present].mean()) if present.any() else float("nan")
 
 
-def unweighted_average_recall(
-    y_true: Sequence[int], y_pred: Sequence[int], num_classes: int
-) -> float:
+def unweighted_average_recall(y_true: Sequence[int], y_pred: Sequence[int], num_classes: int) -> float:
     """Mean per-class recall over the classes with at least one true sample (MEGC's UAR)."""
     matrix = confusion_matrix(y_true, y_pred, num_classes)
     present = matrix.sum(1) > 0

@@ -80,9 +80,7 @@ class DatasetIndex:
         """
         digest = hashlib.sha256()
         for clip in sorted(self.clips, key=lambda c: c.key):
-            digest.update(
-                f"{clip.key}|{clip.emotion}|{clip.onset}|{clip.apex}|{clip.offset}|".encode()
-            )
+            digest.update(f"{clip.key}|{clip.emotion}|{clip.onset}|{clip.apex}|{clip.offset}|".encode())
             for number in sorted({clip.onset, clip.apex, clip.offset}):
                 path = clip.frames.get(number)
                 if path is not None:

@@ -27,14 +27,26 @@ import numpy as np
 
 # Landmarks of the bundled photograph, in its pixel coordinates (x, y).
 LANDMARKS: dict[str, tuple[float, float]] = {
-    "brow_l_outer": (193, 93), "brow_l": (203, 91), "brow_l_inner": (214, 93),
-    "brow_r_inner": (236, 93), "brow_r": (247, 91), "brow_r_outer": (258, 93),
-    "eye_l": (203, 101), "eye_r": (246, 102),
-    "lid_l_lower": (203, 105), "lid_r_lower": (246, 106),
-    "nose_root": (225, 108), "nose_l": (217, 120), "nose_r": (233, 120),
-    "cheek_l": (205, 128), "cheek_r": (246, 128),
-    "mouth_l": (207, 142), "mouth_r": (246, 142),
-    "lip_upper": (226, 139), "lip_lower": (226, 149), "chin": (226, 166),
+    "brow_l_outer": (193, 93),
+    "brow_l": (203, 91),
+    "brow_l_inner": (214, 93),
+    "brow_r_inner": (236, 93),
+    "brow_r": (247, 91),
+    "brow_r_outer": (258, 93),
+    "eye_l": (203, 101),
+    "eye_r": (246, 102),
+    "lid_l_lower": (203, 105),
+    "lid_r_lower": (246, 106),
+    "nose_root": (225, 108),
+    "nose_l": (217, 120),
+    "nose_r": (233, 120),
+    "cheek_l": (205, 128),
+    "cheek_r": (246, 128),
+    "mouth_l": (207, 142),
+    "mouth_r": (246, 142),
+    "lip_upper": (226, 139),
+    "lip_lower": (226, 149),
+    "chin": (226, 166),
 }
 FACE_BOX = (120, 10, 330, 220)  # x0, y0, x1, y1 of the face region in the photograph
 
@@ -42,16 +54,38 @@ FACE_BOX = (120, 10, 330, 220)  # x0, y0, x1, y1 of the face region in the photo
 Movement = tuple[tuple[str, tuple[float, float]], ...]
 
 ACTION_UNITS: dict[str, Movement] = {
-    "AU1+2": (("brow_l", (0, -1)), ("brow_r", (0, -1)), ("brow_l_inner", (0, -0.9)),
-              ("brow_r_inner", (0, -0.9)), ("brow_l_outer", (0, -0.7)), ("brow_r_outer", (0, -0.7))),
-    "AU4": (("brow_l_inner", (0.6, 0.8)), ("brow_r_inner", (-0.6, 0.8)),
-            ("brow_l", (0.3, 0.6)), ("brow_r", (-0.3, 0.6))),
-    "AU6+12": (("mouth_l", (-0.6, -0.9)), ("mouth_r", (0.6, -0.9)),
-               ("cheek_l", (0, -0.5)), ("cheek_r", (0, -0.5))),
-    "AU9+10": (("nose_l", (0, -0.8)), ("nose_r", (0, -0.8)), ("lip_upper", (0, -0.8)),
-               ("nose_root", (0, 0.4))),
-    "AU14+24": (("mouth_l", (0.7, 0.1)), ("mouth_r", (-0.7, 0.1)),
-                ("lip_upper", (0, 0.6)), ("lip_lower", (0, -0.6))),
+    "AU1+2": (
+        ("brow_l", (0, -1)),
+        ("brow_r", (0, -1)),
+        ("brow_l_inner", (0, -0.9)),
+        ("brow_r_inner", (0, -0.9)),
+        ("brow_l_outer", (0, -0.7)),
+        ("brow_r_outer", (0, -0.7)),
+    ),
+    "AU4": (
+        ("brow_l_inner", (0.6, 0.8)),
+        ("brow_r_inner", (-0.6, 0.8)),
+        ("brow_l", (0.3, 0.6)),
+        ("brow_r", (-0.3, 0.6)),
+    ),
+    "AU6+12": (
+        ("mouth_l", (-0.6, -0.9)),
+        ("mouth_r", (0.6, -0.9)),
+        ("cheek_l", (0, -0.5)),
+        ("cheek_r", (0, -0.5)),
+    ),
+    "AU9+10": (
+        ("nose_l", (0, -0.8)),
+        ("nose_r", (0, -0.8)),
+        ("lip_upper", (0, -0.8)),
+        ("nose_root", (0, 0.4)),
+    ),
+    "AU14+24": (
+        ("mouth_l", (0.7, 0.1)),
+        ("mouth_r", (-0.7, 0.1)),
+        ("lip_upper", (0, 0.6)),
+        ("lip_lower", (0, -0.6)),
+    ),
     "AU7": (("lid_l_lower", (0, -0.8)), ("lid_r_lower", (0, -0.8))),
     "AU15": (("mouth_l", (-0.2, 0.9)), ("mouth_r", (0.2, 0.9))),
     "AU17": (("chin", (0, -0.9)), ("lip_lower", (0, -0.6))),
@@ -131,7 +165,9 @@ class FaceSource:
         crop = photo[y0:y1, x0:x1].astype(np.float32)
         self.size = size
         self.scale = size / (x1 - x0)
-        self.image = cv2.GaussianBlur(cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA), (0, 0), 0.8)
+        self.image = cv2.GaussianBlur(
+            cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA), (0, 0), 0.8
+        )
         self.landmarks = {
             k: ((x - x0) * self.scale, (y - y0) * self.scale) for k, (x, y) in LANDMARKS.items()
         }
@@ -190,9 +226,11 @@ def intensity_profile(n_frames: int, apex_index: int) -> np.ndarray:
     """Smooth rise from onset (0) to apex (1), then a partial release towards offset."""
     t = np.arange(n_frames, dtype=np.float32)
     rise = np.sin(0.5 * np.pi * np.clip(t / max(apex_index, 1), 0, 1)) ** 2
-    fall = 1 - 0.85 * np.sin(
-        0.5 * np.pi * np.clip((t - apex_index) / max(n_frames - 1 - apex_index, 1), 0, 1)
-    ) ** 2
+    fall = (
+        1
+        - 0.85
+        * np.sin(0.5 * np.pi * np.clip((t - apex_index) / max(n_frames - 1 - apex_index, 1), 0, 1)) ** 2
+    )
     return np.where(t <= apex_index, rise, fall)
 
 
@@ -223,8 +261,13 @@ def render_clip(
         cos, sin = np.cos(rotation), np.sin(rotation)
         hx = cos * (xs - centre) - sin * (ys - centre) + centre - offset[0]
         hy = sin * (xs - centre) + cos * (ys - centre) + centre - offset[1]
-        q = cv2.remap(base, hx.astype(np.float32), hy.astype(np.float32), cv2.INTER_LINEAR,
-                      borderMode=cv2.BORDER_REPLICATE)
+        q = cv2.remap(
+            base,
+            hx.astype(np.float32),
+            hy.astype(np.float32),
+            cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
         # expression: sample the canonical face at q - d(q) (d in canonical px)
         d = cv2.remap(field_, q, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
         src = (q - intensity * d * scale).astype(np.float32)
@@ -262,13 +305,13 @@ def generate_clips(cfg: SynthConfig, source: FaceSource | None = None) -> Iterat
             movements = [(au, amplitude * strength, angle)]
             if rng.random() < cfg.distractor_probability:
                 other = list(ACTION_UNITS)[rng.integers(len(ACTION_UNITS))]
-                movements.append((other, cfg.distractor_px * rng.uniform(0.5, 1.5),
-                                  rng.uniform(-np.pi, np.pi)))
+                movements.append(
+                    (other, cfg.distractor_px * rng.uniform(0.5, 1.5), rng.uniform(-np.pi, np.pi))
+                )
             n_frames = int(rng.integers(cfg.frames_per_clip[0], cfg.frames_per_clip[1] + 1))
             apex_index = int(rng.integers(n_frames // 3, 2 * n_frames // 3 + 1))
             field_ = displacement_field(source, movements, sigma)
-            frames = render_clip(rng, source, identity, field_,
-                                 intensity_profile(n_frames, apex_index), cfg)
+            frames = render_clip(rng, source, identity, field_, intensity_profile(n_frames, apex_index), cfg)
             yield SynthClip(
                 subject=subject,
                 name=f"EP{number:02d}_{int(rng.integers(1, 20)):02d}{'fs'[number % 2]}",

@@ -66,4 +66,3 @@ def leaderboard_rows(results_dir: Path, dataset: str | None = None) -> pd.DataFr
         accuracy=("accuracy", "mean"),
     ).reset_index()
     return table.sort_values(["dataset", "classes", "UF1"], ascending=[True, True, False])[columns]
-

@@ -11,20 +11,27 @@ from leaderboard.table import leaderboard_rows
 
 
 def zoo(*args, cwd=None):
-    return subprocess.run([sys.executable, "-c", "from zoo.cli import main; main()", *args],
-                          capture_output=True, text=True, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-c", "from zoo.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+    )
 
 
-@pytest.mark.parametrize("args,message", [
-    (["bench", "flow_resnet81"], "unknown model 'flow_resnet81'. Did you mean: flow_resnet18"),
-    (["bench", "flow_resnet18", "--epochs", "0"], "--epochs must be a positive integer"),
-    (["bench", "flow_resnet18", "--batch-size", "-2"], "--batch-size must be a positive integer"),
-    (["bench", "flow_resnet18", "--classes", "7"], "--classes 7 is not supported"),
-    (["bench", "flow_resnet18", "--dataset", "casme2", "--data-root", "/nope"], "not found at"),
-    (["bench", "flow_resnet18", "--dataset", "casme2"], "licence-restricted"),
-    (["info", "nosuchthing"], "unknown entry 'nosuchthing'"),
-    (["list", "modelz"], "unknown kind 'modelz'"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["bench", "flow_resnet81"], "unknown model 'flow_resnet81'. Did you mean: flow_resnet18"),
+        (["bench", "flow_resnet18", "--epochs", "0"], "--epochs must be a positive integer"),
+        (["bench", "flow_resnet18", "--batch-size", "-2"], "--batch-size must be a positive integer"),
+        (["bench", "flow_resnet18", "--classes", "7"], "--classes 7 is not supported"),
+        (["bench", "flow_resnet18", "--dataset", "casme2", "--data-root", "/nope"], "not found at"),
+        (["bench", "flow_resnet18", "--dataset", "casme2"], "licence-restricted"),
+        (["info", "nosuchthing"], "unknown entry 'nosuchthing'"),
+        (["list", "modelz"], "unknown kind 'modelz'"),
+    ],
+)
 def test_user_errors_are_one_line_with_exit_code_2(tmp_path, args, message, monkeypatch):
     monkeypatch.delenv("ZOO_DATA_ROOT", raising=False)
     run = zoo(*args, "--out", str(tmp_path / "r")) if args[0] == "bench" else zoo(*args)
@@ -43,8 +50,20 @@ def test_list_and_info():
 
 
 def test_bench_then_leaderboard(tmp_path):
-    run = zoo("bench", "flow_resnet18", "--protocol", "holdout", "--epochs", "1",
-              "--input-size", "32", "--device", "cpu", "--out", str(tmp_path))
+    run = zoo(
+        "bench",
+        "flow_resnet18",
+        "--protocol",
+        "holdout",
+        "--epochs",
+        "1",
+        "--input-size",
+        "32",
+        "--device",
+        "cpu",
+        "--out",
+        str(tmp_path),
+    )
     assert run.returncode == 0, run.stderr
     assert "pooled" in run.stdout and "result written to" in run.stdout
     board = zoo("leaderboard", "--results", str(tmp_path), "--markdown")
@@ -53,10 +72,13 @@ def test_bench_then_leaderboard(tmp_path):
 
 def fake_result(seed, uf1, model="m", options=None):
     return {
-        "run_id": f"r{seed}{model}", "model": {"name": model, "options": options or {}},
-        "dataset": {"name": "synth", "class_set": "casme2-5"}, "protocol": {"name": "loso"},
+        "run_id": f"r{seed}{model}",
+        "model": {"name": model, "options": options or {}},
+        "dataset": {"name": "synth", "class_set": "casme2-5"},
+        "protocol": {"name": "loso"},
         "hyperparameters": {"epochs": 1, "input_size": 32, "selection": "last"},
-        "pretraining": None, "seed": seed,
+        "pretraining": None,
+        "seed": seed,
         "metrics": {"uf1": uf1, "uar": uf1 / 2, "accuracy": 0.5},
     }
 
@@ -69,5 +91,9 @@ def test_leaderboard_aggregates_seeds_and_separates_configurations(tmp_path):
     rows = leaderboard_rows(tmp_path)
     assert rows["model"].tolist() == ["other", "m"]
     m = rows[rows["model"] == "m"].iloc[0]
-    assert (m["seeds"], m["UF1"], m["UF1 std"], m["UAR"]) == (2, pytest.approx(0.7),
-                                                             pytest.approx(0.1), pytest.approx(0.35))
+    assert (m["seeds"], m["UF1"], m["UF1 std"], m["UAR"]) == (
+        2,
+        pytest.approx(0.7),
+        pytest.approx(0.1),
+        pytest.approx(0.35),
+    )

@@ -21,8 +21,11 @@ def test_mirror_negates_horizontal_flow_and_keeps_pairs_aligned():
     frame = torch.rand(8, 3, 16, 16)
     flow = torch.zeros(8, 2, 16, 16)
     flow[:, 0], flow[:, 1] = 1.0, 0.5
-    out = augment({"onset": frame, "apex": frame.clone(), "flow": flow},
-                  AugmentConfig(flip=True, rotate_deg=0, crop_pad=0), g)
+    out = augment(
+        {"onset": frame, "apex": frame.clone(), "flow": flow},
+        AugmentConfig(flip=True, rotate_deg=0, crop_pad=0),
+        g,
+    )
     assert torch.equal(out["onset"], out["apex"])  # the same transform for both frames
     centre_u = out["flow"][:, 0, 8, 8]
     assert set(centre_u.tolist()) == {1.0, -1.0}  # some samples mirrored, some not
@@ -35,16 +38,18 @@ def test_rotation_turns_flow_vectors_with_the_image():
     flow[:, 0] = 1.0
     out = augment({"flow": flow}, AugmentConfig(flip=False, rotate_deg=20, crop_pad=0), g)
     u, v = out["flow"][:, 0, 16, 16], out["flow"][:, 1, 16, 16]
-    assert torch.allclose(u ** 2 + v ** 2, torch.ones(4), atol=1e-5)  # length kept
+    assert torch.allclose(u**2 + v**2, torch.ones(4), atol=1e-5)  # length kept
     angles = torch.atan2(v, u).abs()
     assert angles.max() <= math.radians(20) + 1e-5 and angles.max() > math.radians(1)
 
 
 def test_train_config_rejects_bad_values():
-    for kwargs, message in [({"epochs": 0}, "--epochs must be a positive integer"),
-                            ({"batch_size": -1}, "--batch-size must be a positive integer"),
-                            ({"lr": 0.0}, "--lr must be positive"),
-                            ({"selection": "best"}, "--selection must be one of last, val")]:
+    for kwargs, message in [
+        ({"epochs": 0}, "--epochs must be a positive integer"),
+        ({"batch_size": -1}, "--batch-size must be a positive integer"),
+        ({"lr": 0.0}, "--lr must be positive"),
+        ({"selection": "best"}, "--selection must be one of last, val"),
+    ]:
         with pytest.raises(ConfigError, match=message):
             TrainConfig(**{"epochs": 1, "batch_size": 2, "lr": 1e-3, **kwargs})
 
@@ -55,15 +60,17 @@ def test_class_weights_are_inverse_frequency_over_present_classes():
 
 
 def test_validation_split_holds_out_whole_subjects():
-    data = FoldData({"flow": torch.zeros(10, 2, 4, 4)}, torch.zeros(10, dtype=torch.long),
-                    tuple(f"s{i // 2}" for i in range(10)))
+    data = FoldData(
+        {"flow": torch.zeros(10, 2, 4, 4)},
+        torch.zeros(10, dtype=torch.long),
+        tuple(f"s{i // 2}" for i in range(10)),
+    )
     train, val = split_validation(data, 0.4, seed=0)
     assert len(val) == 4 and not {data.subjects[i] for i in train} & {data.subjects[i] for i in val}
 
 
 def test_flow_normalizer_uses_training_statistics_only():
-    train = FoldData({"flow": torch.full((4, 2, 2, 2), 2.0)}, torch.zeros(4, dtype=torch.long),
-                     ("a",) * 4)
+    train = FoldData({"flow": torch.full((4, 2, 2, 2), 2.0)}, torch.zeros(4, dtype=torch.long), ("a",) * 4)
     normalize = InputNormalizer(train)
     out = normalize({"flow": torch.full((1, 2, 2, 2), 5.0)}, torch.device("cpu"))
     assert normalize.flow_scale == pytest.approx(2.0) and out["flow"][0, 0, 0, 0] == 2.5
@@ -90,8 +97,14 @@ def toy(n, seed):
 
 @pytest.mark.parametrize("selection", ["last", "val"])
 def test_fit_predict_learns_a_separable_toy_task(selection):
-    cfg = TrainConfig(epochs=15, batch_size=16, lr=0.05, selection=selection,
-                      augment=AugmentConfig(flip=False, rotate_deg=0, crop_pad=0), device="cpu")
+    cfg = TrainConfig(
+        epochs=15,
+        batch_size=16,
+        lr=0.05,
+        selection=selection,
+        augment=AugmentConfig(flip=False, rotate_deg=0, crop_pad=0),
+        device="cpu",
+    )
     test = toy(40, 2)
     outcome = fit_predict(Tiny, toy(120, 1), test, cfg, num_classes=2)
     accuracy = (torch.tensor(outcome.predictions) == test.labels).float().mean()

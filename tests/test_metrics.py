@@ -38,9 +38,11 @@ def test_matches_sklearn_macro_over_present_labels():
         y_pred = np.where(rng.random(60) < 0.5, y_true, rng.integers(0, 5, 60))
         labels = sorted(set(y_true.tolist()))
         assert unweighted_f1(y_true, y_pred, 5) == pytest.approx(
-            f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0))
+            f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)
+        )
         assert unweighted_average_recall(y_true, y_pred, 5) == pytest.approx(
-            recall_score(y_true, y_pred, labels=labels, average="macro", zero_division=0))
+            recall_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)
+        )
 
 
 def test_pooled_is_not_the_mean_of_folds():

@@ -22,7 +22,11 @@ def test_register_get_list_and_glob():
     assert reg.names("small*") == ["small_widget"]
     entry = reg.get("small_widget")
     assert (entry.summary, entry.citation, entry.defaults["lr"], entry.meta["size"]) == (
-        "A small widget.", "Doe 2020", 0.1, 3)
+        "A small widget.",
+        "Doe 2020",
+        0.1,
+        3,
+    )
     with pytest.raises(DuplicateNameError):
         reg.add("large_widget", object())
 
@@ -37,8 +41,9 @@ def test_unknown_name_suggests_close_matches():
 def test_fresh_process_sees_every_entry():
     """No entry may depend on which module happened to be imported first."""
     code = "from registry import KINDS; print({k: len(r.names()) for k, r in KINDS.items()})"
-    counts = eval(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                 check=True).stdout)
+    counts = eval(
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    )
     assert counts == {k: len(r.names()) for k, r in KINDS.items()}
     assert counts["models"] >= 2 and counts["datasets"] >= 2 and counts["protocols"] >= 2
 
@@ -84,4 +89,3 @@ def test_backbones_resolve_any_timm_name_and_suggest():
     assert net(torch.randn(1, 3, 64, 64)).shape == (1, 3)
     with pytest.raises(UnknownNameError, match="resnet18"):
         create_backbone("resnet18x")
-

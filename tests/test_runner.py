@@ -13,8 +13,9 @@ FAST = {"epochs": 1, "input_size": 32, "batch_size": 16}
 
 
 def spec(tmp_path, **kw):
-    return BenchSpec(**{"model": "flow_resnet18", "device": "cpu", "out": tmp_path / "results",
-                        "overrides": FAST, **kw})
+    return BenchSpec(
+        **{"model": "flow_resnet18", "device": "cpu", "out": tmp_path / "results", "overrides": FAST, **kw}
+    )
 
 
 def test_holdout_run_writes_a_self_describing_result(tmp_path):
@@ -32,7 +33,8 @@ def test_holdout_run_writes_a_self_describing_result(tmp_path):
     samples = fold["samples"]
     assert result["metrics"]["num_samples"] == len(samples)
     assert result["metrics"]["uf1"] == pytest.approx(
-        unweighted_f1([s["label"] for s in samples], [s["prediction"] for s in samples], 5))
+        unweighted_f1([s["label"] for s in samples], [s["prediction"] for s in samples], 5)
+    )
     assert not (tmp_path / "results" / ".partial" / result["run_id"]).exists()
 
 
@@ -64,15 +66,18 @@ def test_interrupted_loso_resumes_without_redoing_finished_folds(tmp_path):
     assert list((tmp_path / "results" / ".partial").glob("*/*.json")) == []
 
 
-@pytest.mark.parametrize("kwargs,error,message", [
-    ({"model": "miacnett"}, UnknownNameError, "unknown model 'miacnett'"),
-    ({"dataset": "casme3x"}, UnknownNameError, "unknown dataset"),
-    ({"classes": "7"}, ConfigError, "--classes 7 is not supported by dataset 'synth'"),
-    ({"overrides": {"epochs": 0}}, ConfigError, "--epochs must be a positive integer"),
-    ({"overrides": {"batch_size": 0}}, ConfigError, "--batch-size must be a positive integer"),
-    ({"dataset": "casme2", "data_root": "/no/such/folder"}, DataError, "not found at --data-root"),
-    ({"options": {"depth": "3"}}, ConfigError, "has no option 'depth'"),
-])
+@pytest.mark.parametrize(
+    "kwargs,error,message",
+    [
+        ({"model": "miacnett"}, UnknownNameError, "unknown model 'miacnett'"),
+        ({"dataset": "casme3x"}, UnknownNameError, "unknown dataset"),
+        ({"classes": "7"}, ConfigError, "--classes 7 is not supported by dataset 'synth'"),
+        ({"overrides": {"epochs": 0}}, ConfigError, "--epochs must be a positive integer"),
+        ({"overrides": {"batch_size": 0}}, ConfigError, "--batch-size must be a positive integer"),
+        ({"dataset": "casme2", "data_root": "/no/such/folder"}, DataError, "not found at --data-root"),
+        ({"options": {"depth": "3"}}, ConfigError, "has no option 'depth'"),
+    ],
+)
 def test_bad_input_fails_before_anything_is_written(tmp_path, kwargs, error, message):
     with pytest.raises(error, match=message):
         plan_benchmark(spec(tmp_path, **kwargs))

@@ -29,8 +29,17 @@ def test_generation_is_deterministic_in_the_seed():
 def test_written_in_casme2_layout_with_its_sheet_quirks(synth_index):
     root = synth_index.root
     sheet = pd.read_excel(next(root.glob("CASME2-coding-*.xlsx")))
-    assert list(sheet.columns) == ["Subject", "Filename", "Unnamed: 2", "OnsetFrame", "ApexFrame",
-                                   "OffsetFrame", "Unnamed: 6", "Action Units", "Estimated Emotion"]
+    assert list(sheet.columns) == [
+        "Subject",
+        "Filename",
+        "Unnamed: 2",
+        "OnsetFrame",
+        "ApexFrame",
+        "OffsetFrame",
+        "Unnamed: 6",
+        "Action Units",
+        "Estimated Emotion",
+    ]
     assert sheet["Subject"].dtype.kind == "i"  # integers in the sheet, sub01 folders on disk
     clip = synth_index.clips[0]
     assert clip.frames[clip.onset].parent.parent.name == "sub01"
@@ -61,11 +70,14 @@ def test_identities_differ(synth_index):
     assert min(gaps) > 8  # grey levels: no two subjects look alike
 
 
-@pytest.mark.parametrize("au,region,elsewhere", [
-    ("AU1+2", "brow_l", "mouth_l"),
-    ("AU6+12", "mouth_r", "brow_r"),
-    ("AU9+10", "nose_l", "brow_l"),
-])
+@pytest.mark.parametrize(
+    "au,region,elsewhere",
+    [
+        ("AU1+2", "brow_l", "mouth_l"),
+        ("AU6+12", "mouth_r", "brow_r"),
+        ("AU9+10", "nose_l", "brow_l"),
+    ],
+)
 def test_movements_are_localized(au, region, elsewhere):
     source = FaceSource()
     field = displacement_field(source, [(au, 1.0, 0.0)], SynthConfig().movement_sigma)

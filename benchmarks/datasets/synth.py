@@ -24,8 +24,17 @@ from registry import DATASETS
 
 GENERATOR_VERSION = 1
 # Columns of the official sheet, in order; None is a header cell left empty.
-SHEET_HEADER = ["Subject", "Filename", None, "OnsetFrame", "ApexFrame", "OffsetFrame", None,
-                "Action Units", "Estimated Emotion"]
+SHEET_HEADER = [
+    "Subject",
+    "Filename",
+    None,
+    "OnsetFrame",
+    "ApexFrame",
+    "OffsetFrame",
+    None,
+    "Action Units",
+    "Estimated Emotion",
+]
 
 
 def cache_home() -> Path:
@@ -54,14 +63,28 @@ def write_dataset(cfg: SynthConfig, target: Path) -> Path:
             folder = tmp / "Cropped" / f"sub{clip.subject:02d}" / clip.name
             folder.mkdir(parents=True)
             for i, frame in enumerate(clip.frames):
-                cv2.imwrite(str(folder / f"reg_img{clip.first_frame + i}.jpg"), frame[..., ::-1],
-                            [cv2.IMWRITE_JPEG_QUALITY, cfg.jpeg_quality])
+                cv2.imwrite(
+                    str(folder / f"reg_img{clip.first_frame + i}.jpg"),
+                    frame[..., ::-1],
+                    [cv2.IMWRITE_JPEG_QUALITY, cfg.jpeg_quality],
+                )
             onset, offset = clip.first_frame, clip.first_frame + len(clip.frames) - 1
             apex = clip.first_frame + clip.apex_index
             # like the official sheet, a few apex cells hold '/' instead of a frame number
             apex_cell = "/" if unreadable and index % round(1 / unreadable) == 7 else apex
-            rows.append([clip.subject, clip.name, None, onset, apex_cell, offset, None,
-                         clip.action_units, clip.emotion])
+            rows.append(
+                [
+                    clip.subject,
+                    clip.name,
+                    None,
+                    onset,
+                    apex_cell,
+                    offset,
+                    None,
+                    clip.action_units,
+                    clip.emotion,
+                ]
+            )
         sheet.save(tmp / "CASME2-coding-synth.xlsx")
         (tmp / "generator.json").write_text(
             json.dumps({"version": GENERATOR_VERSION, **cfg.to_dict()}, indent=1)
@@ -89,8 +112,7 @@ def read_synth(root: Path) -> DatasetIndex:
 DATASETS.register(
     "synth",
     summary="Synthetic CASME II-format clips (12 subjects, 5 classes), generated on first use",
-    citation="mer-zoo synthetic benchmark (benchmarks/synthetic.py), generator version "
-    f"{GENERATOR_VERSION}",
+    citation=f"mer-zoo synthetic benchmark (benchmarks/synthetic.py), generator version {GENERATOR_VERSION}",
     class_sets={"5": "casme2-5", "3": "casme2-3"},
     restricted=False,
     generated=True,

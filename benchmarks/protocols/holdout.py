@@ -22,6 +22,4 @@ def holdout_folds(subjects: list[str], seed: int = 0) -> list[Fold]:
     held = set(rng.choice(unique, size=n_test, replace=False).tolist())
     test = tuple(i for i, s in enumerate(subjects) if s in held)
     train = tuple(i for i, s in enumerate(subjects) if s not in held)
-    return check_disjoint(
-        [Fold("holdout", train, test, tuple(sorted(held, key=natural_key)))], subjects
-    )
+    return check_disjoint([Fold("holdout", train, test, tuple(sorted(held, key=natural_key)))], subjects)

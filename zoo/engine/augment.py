@@ -28,8 +28,9 @@ class AugmentConfig:
 VECTOR_KEYS = ("flow",)
 
 
-def augment(inputs: dict[str, torch.Tensor], cfg: AugmentConfig,
-            generator: torch.Generator) -> dict[str, torch.Tensor]:
+def augment(
+    inputs: dict[str, torch.Tensor], cfg: AugmentConfig, generator: torch.Generator
+) -> dict[str, torch.Tensor]:
     """Randomly mirror, rotate and shift every sample of a batch; float tensors in and out."""
     if not cfg.active:
         return inputs
@@ -41,10 +42,13 @@ def augment(inputs: dict[str, torch.Tensor], cfg: AugmentConfig,
     sign = 1 - 2 * mirror.float()
     cos, sin = torch.cos(angle), torch.sin(angle)
     # output -> input sampling grid: mirror x, rotate, then translate (in [-1, 1] units)
-    theta = torch.stack([
-        torch.stack([cos * sign, -sin, shift[:, 0]], dim=1),
-        torch.stack([sin * sign, cos, shift[:, 1]], dim=1),
-    ], dim=1).to(device)
+    theta = torch.stack(
+        [
+            torch.stack([cos * sign, -sin, shift[:, 0]], dim=1),
+            torch.stack([sin * sign, cos, shift[:, 1]], dim=1),
+        ],
+        dim=1,
+    ).to(device)
     out = {}
     for key, value in inputs.items():
         grid = F.affine_grid(theta.to(value.dtype), list(value.shape), align_corners=False)

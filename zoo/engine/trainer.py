@@ -103,7 +103,9 @@ class InputNormalizer:
 
     def __init__(self, train: FoldData):
         flow = train.inputs.get("flow")
-        self.flow_scale = float(flow.float().pow(2).mean().sqrt().clamp_min(1e-6)) if flow is not None else 1.0
+        self.flow_scale = (
+            float(flow.float().pow(2).mean().sqrt().clamp_min(1e-6)) if flow is not None else 1.0
+        )
 
     def __call__(self, inputs: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
         out = {}
@@ -146,15 +148,21 @@ def class_weights(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
     return weights
 
 
-def predict(model: nn.Module, data: FoldData, normalize: InputNormalizer, device: torch.device,
-            batch_size: int, amp: bool) -> torch.Tensor:
+def predict(
+    model: nn.Module,
+    data: FoldData,
+    normalize: InputNormalizer,
+    device: torch.device,
+    batch_size: int,
+    amp: bool,
+) -> torch.Tensor:
     """Class probabilities for every sample of ``data``."""
     model.eval()
     keys = model.input_keys
     out = []
     with torch.no_grad(), autocast(device, amp):
         for start in range(0, len(data), batch_size):
-            batch = {k: data.inputs[k][start:start + batch_size] for k in keys}
+            batch = {k: data.inputs[k][start : start + batch_size] for k in keys}
             out.append(F.softmax(model(**normalize(batch, device)).float(), dim=1).cpu())
     return torch.cat(out)
 
@@ -186,8 +194,9 @@ def fit_predict(
     optimizer = (
         torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         if cfg.optimizer == "adamw"
-        else torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
-                             weight_decay=cfg.weight_decay)
+        else torch.optim.SGD(
+            model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+        )
     )
     decay_epochs = cfg.lr_decay_epochs if cfg.lr_decay_epochs is not None else cfg.epochs
     scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -201,7 +210,7 @@ def fit_predict(
         order = torch.randperm(len(train), generator=generator)
         total, seen = 0.0, 0
         for start in range(0, len(order), cfg.batch_size):
-            rows = order[start:start + cfg.batch_size]
+            rows = order[start : start + cfg.batch_size]
             if len(rows) < 2:  # batch norm cannot train on a single sample
                 continue
             batch = normalize({k: train.inputs[k][rows] for k in keys}, device)
@@ -209,8 +218,7 @@ def fit_predict(
             labels = train.labels[rows].to(device)
             with autocast(device, cfg.amp):
                 logits = model(**batch)
-            loss = F.cross_entropy(logits.float(), labels, weight=weight,
-                                   label_smoothing=cfg.label_smoothing)
+            loss = F.cross_entropy(logits.float(), labels, weight=weight, label_smoothing=cfg.label_smoothing)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -16,8 +16,16 @@ import torch.nn as nn
 from registry import MODELS
 from registry.errors import ConfigError
 
-TRAINING_KEYS = ("epochs", "batch_size", "lr", "weight_decay", "optimizer", "lr_decay",
-                 "lr_decay_epochs", "input_size")
+TRAINING_KEYS = (
+    "epochs",
+    "batch_size",
+    "lr",
+    "weight_decay",
+    "optimizer",
+    "lr_decay",
+    "lr_decay_epochs",
+    "input_size",
+)
 
 
 def model_options(name: str, given: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -31,9 +39,7 @@ def model_options(name: str, given: dict[str, Any] | None = None) -> dict[str, A
     }
     for key, value in (given or {}).items():
         if key not in options:
-            raise ConfigError(
-                f"model '{name}' has no option '{key}'; its options are: {', '.join(options)}"
-            )
+            raise ConfigError(f"model '{name}' has no option '{key}'; its options are: {', '.join(options)}")
         options[key] = coerce_option(value, options[key], key)
     return options
 
@@ -51,9 +57,7 @@ def coerce_option(value: Any, default: Any, key: str) -> Any:
             raise ValueError(value)
         return type(default)(value)
     except ValueError:
-        raise ConfigError(
-            f"option {key}={value}: expected a {type(default).__name__}"
-        ) from None
+        raise ConfigError(f"option {key}={value}: expected a {type(default).__name__}") from None
 
 
 def create_model(name: str, num_classes: int, **options: Any) -> nn.Module:
