@@ -7,9 +7,10 @@ What makes the task real rather than trivially separable:
 - identities: one real face (scikit-image's bundled ``astronaut``) turned into many subjects
   by a smooth random warp of the face geometry, size, pose, mirror and skin tone;
 - movements: each class is a set of localized displacements at facial landmarks, the size
-  of real micro-expressions (about 1 px on a 128 px face), and classes share regions
-  (happiness and repression both move the lip corners, surprise and brow lowering both the
-  brows), so a model must tell *which* movement, not only *where*;
+  of real micro-expressions (about 2 px at apex on a 128 px face; CASME II's move a few px
+  on a 280 px face), and classes share regions (happiness and repression both move the lip
+  corners, surprise and brow lowering both the brows), so a model must tell *which*
+  movement, not only *where*;
 - "others" is heterogeneous (one of four unrelated actions), as in CASME II;
 - nuisances: per-subject movement style, per-clip intensity, head motion between frames,
   illumination flicker, sensor noise, JPEG compression, and unrelated distractor movements.
