@@ -3,7 +3,8 @@ in under 5 minutes on 2 CPU cores, UF1 and UAR >= 0.7, peak memory under 4 GiB; 
 frame-difference baseline above chance but below saturation (UF1 < 0.95).
 
 Runs each command as a user would, in a fresh process with a cold preprocessing cache,
-and writes ``benchmarks/perf/results/baseline_synth.json``.
+and writes ``benchmarks/perf/results/baseline_synth.json``; the result files go to
+``leaderboard/results/`` (the published leaderboard rows).
 
     python benchmarks/perf/baseline_synth.py
 """
@@ -25,6 +26,9 @@ TARGETS = {
     "flow_resnet18": {"max_seconds": 300, "min_uf1": 0.7, "min_uar": 0.7, "max_rss_gib": 4},
     "diff_resnet18": {"min_uf1": 0.2, "max_uf1": 0.95},
 }
+
+
+PUBLISHED = HERE.parent.parent / "leaderboard" / "results"
 
 
 def bench(model: str, workdir: Path) -> dict:
@@ -52,6 +56,8 @@ def bench(model: str, workdir: Path) -> dict:
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     (path,) = out.glob(f"{model}__*.json")
     result = json.loads(path.read_text())
+    PUBLISHED.mkdir(parents=True, exist_ok=True)
+    (PUBLISHED / path.name).write_text(path.read_text())
     return {
         "seconds": round(seconds, 1),
         "peak_rss_gib": round(peak_kib / 2**20, 2),
