@@ -22,7 +22,7 @@ from typing import Any, Callable
 import torch
 
 from benchmarks.datasets import class_set_for, locate
-from benchmarks.datasets.synth import cache_home
+from benchmarks.files import cache_home
 from benchmarks.metrics import summarize
 from benchmarks.preprocess import PreprocessConfig, prepare
 from benchmarks.protocols import Fold

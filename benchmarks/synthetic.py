@@ -20,11 +20,16 @@ All randomness flows from one seed, so a configuration always produces the same 
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import asdict, dataclass, field
-from typing import Iterator
+from pathlib import Path
+from typing import Callable, Iterator
 
 import cv2
 import numpy as np
+
+from benchmarks.files import atomic_folder, cache_home
 
 # Landmarks of the bundled photograph, in its pixel coordinates (x, y).
 LANDMARKS: dict[str, tuple[float, float]] = {
@@ -322,3 +327,42 @@ def generate_clips(cfg: SynthConfig, source: FaceSource | None = None) -> Iterat
                 apex_index=apex_index,
                 frames=frames,
             )
+
+
+GENERATOR_MARKER = "generator.json"
+
+
+def generated_folder(kind: str, version: int, cfg: SynthConfig) -> Path:
+    """The cache folder of a generated corpus, named by a hash of the version and every parameter."""
+    blob = json.dumps({"version": version, **cfg.to_dict()}, sort_keys=True)
+    return cache_home() / kind / f"seed{cfg.seed}-{hashlib.sha256(blob.encode()).hexdigest()[:10]}"
+
+
+def write_generated(
+    cfg: SynthConfig,
+    version: int,
+    target: Path,
+    write_clip: Callable[[Path, int, SynthClip], None],
+    finish: Callable[[Path], None] = lambda folder: None,
+) -> Path:
+    """Generate every clip of ``cfg`` into ``target`` atomically; ``write_clip(folder, index,
+    clip)`` lays out one clip, ``finish(folder)`` writes the annotation file."""
+
+    def fill(folder: Path) -> None:
+        for index, clip in enumerate(generate_clips(cfg, FaceSource())):
+            write_clip(folder, index, clip)
+        finish(folder)
+        (folder / GENERATOR_MARKER).write_text(json.dumps({"version": version, **cfg.to_dict()}, indent=1))
+
+    return atomic_folder(target, GENERATOR_MARKER, fill)
+
+
+def save_frames(folder: Path, clip: SynthClip, file_name: str, quality: int) -> None:
+    """Write a clip's frames as JPEG; ``file_name`` is formatted with the frame ``number``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, frame in enumerate(clip.frames):
+        cv2.imwrite(
+            str(folder / file_name.format(number=clip.first_frame + i)),
+            frame[..., ::-1],
+            [cv2.IMWRITE_JPEG_QUALITY, quality],
+        )

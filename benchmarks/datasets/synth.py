@@ -7,19 +7,13 @@ then the ordinary CASME II reader reads it back, so the real reader path is what
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
-import cv2
 from openpyxl import Workbook
 
 from benchmarks.datasets.casme2 import read_casme2
 from benchmarks.records import DatasetIndex
-from benchmarks.synthetic import FaceSource, SynthConfig, generate_clips
+from benchmarks.synthetic import SynthClip, SynthConfig, generated_folder, save_frames, write_generated
 from registry import DATASETS
 
 GENERATOR_VERSION = 1
@@ -37,66 +31,39 @@ SHEET_HEADER = [
 ]
 
 
-def cache_home() -> Path:
-    """Root of every generated dataset and preprocessing cache (``$ZOO_CACHE``)."""
-    return Path(os.environ.get("ZOO_CACHE", Path.home() / ".cache" / "mer-zoo")).expanduser()
-
-
 def dataset_folder(cfg: SynthConfig) -> Path:
-    blob = json.dumps({"version": GENERATOR_VERSION, **cfg.to_dict()}, sort_keys=True)
-    return cache_home() / "synth" / f"seed{cfg.seed}-{hashlib.sha256(blob.encode()).hexdigest()[:10]}"
+    return generated_folder("synth", GENERATOR_VERSION, cfg)
 
 
 def write_dataset(cfg: SynthConfig, target: Path) -> Path:
-    """Generate ``cfg`` into ``target`` atomically (a temporary folder renamed into place), so
-    concurrent or interrupted runs never see a half-written dataset."""
-    if (target / "generator.json").is_file():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=target.parent))
-    try:
-        sheet = Workbook()
-        rows = sheet.active
-        rows.append(SHEET_HEADER)
-        unreadable = cfg.unreadable_apex_fraction
-        for index, clip in enumerate(generate_clips(cfg, FaceSource())):
-            folder = tmp / "Cropped" / f"sub{clip.subject:02d}" / clip.name
-            folder.mkdir(parents=True)
-            for i, frame in enumerate(clip.frames):
-                cv2.imwrite(
-                    str(folder / f"reg_img{clip.first_frame + i}.jpg"),
-                    frame[..., ::-1],
-                    [cv2.IMWRITE_JPEG_QUALITY, cfg.jpeg_quality],
-                )
-            onset, offset = clip.first_frame, clip.first_frame + len(clip.frames) - 1
-            apex = clip.first_frame + clip.apex_index
-            # like the official sheet, a few apex cells hold '/' instead of a frame number
-            apex_cell = "/" if unreadable and index % round(1 / unreadable) == 7 else apex
-            rows.append(
-                [
-                    clip.subject,
-                    clip.name,
-                    None,
-                    onset,
-                    apex_cell,
-                    offset,
-                    None,
-                    clip.action_units,
-                    clip.emotion,
-                ]
-            )
-        sheet.save(tmp / "CASME2-coding-synth.xlsx")
-        (tmp / "generator.json").write_text(
-            json.dumps({"version": GENERATOR_VERSION, **cfg.to_dict()}, indent=1)
+    """Generate ``cfg`` into ``target`` in CASME II's layout, atomically."""
+    sheet = Workbook()
+    rows = sheet.active
+    rows.append(SHEET_HEADER)
+    unreadable = cfg.unreadable_apex_fraction
+
+    def write_clip(folder: Path, index: int, clip: SynthClip) -> None:
+        save_frames(
+            folder / "Cropped" / f"sub{clip.subject:02d}" / clip.name,
+            clip,
+            "reg_img{number}.jpg",
+            cfg.jpeg_quality,
         )
-        try:
-            tmp.rename(target)
-        except OSError:  # another process finished first; its copy is identical
-            if not (target / "generator.json").is_file():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
+        onset, offset = clip.first_frame, clip.first_frame + len(clip.frames) - 1
+        apex = clip.first_frame + clip.apex_index
+        # like the official sheet, a few apex cells hold '/' instead of a frame number
+        apex_cell = "/" if unreadable and index % round(1 / unreadable) == 7 else apex
+        rows.append(
+            [clip.subject, clip.name, None, onset, apex_cell, offset, None, clip.action_units, clip.emotion]
+        )
+
+    return write_generated(
+        cfg,
+        GENERATOR_VERSION,
+        target,
+        write_clip,
+        lambda folder: sheet.save(folder / "CASME2-coding-synth.xlsx"),
+    )
 
 
 def default_root() -> Path:

@@ -11,18 +11,18 @@ identities are warps of the same photograph as ``synth``'s; see docs/miacnet.md.
 from __future__ import annotations
 
 import csv
-import hashlib
-import json
-import shutil
-import tempfile
 from pathlib import Path
 
-import cv2
-
-from benchmarks.datasets.synth import cache_home
 from benchmarks.macro.generic import ANNOTATIONS, read_generic
 from benchmarks.records import DatasetIndex
-from benchmarks.synthetic import EMOTIONS, FaceSource, SynthConfig, generate_clips
+from benchmarks.synthetic import (
+    EMOTIONS,
+    SynthClip,
+    SynthConfig,
+    generated_folder,
+    save_frames,
+    write_generated,
+)
 from registry import MACRO
 
 CORPUS_VERSION = 1
@@ -42,52 +42,32 @@ MACRO_CONFIG = SynthConfig(
 
 
 def corpus_folder(cfg: SynthConfig) -> Path:
-    blob = json.dumps({"version": CORPUS_VERSION, **cfg.to_dict()}, sort_keys=True)
-    return cache_home() / "synth-macro" / f"seed{cfg.seed}-{hashlib.sha256(blob.encode()).hexdigest()[:10]}"
+    return generated_folder("synth-macro", CORPUS_VERSION, cfg)
 
 
 def write_corpus(cfg: SynthConfig, target: Path) -> Path:
-    """Generate ``cfg`` into ``target`` in the generic layout, atomically (temporary folder
-    renamed into place), so concurrent or interrupted runs never see half a corpus."""
-    if (target / "generator.json").is_file():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=target.parent))
-    try:
-        with open(tmp / ANNOTATIONS, "w", newline="") as handle:
-            sheet = csv.writer(handle)
-            sheet.writerow(["subject", "clip", "onset", "apex", "offset", "emotion"])
-            for clip in generate_clips(cfg, FaceSource()):
-                subject = f"macro{clip.subject:02d}"
-                folder = tmp / "frames" / subject / clip.name
-                folder.mkdir(parents=True, exist_ok=True)
-                for i, frame in enumerate(clip.frames):
-                    cv2.imwrite(
-                        str(folder / f"img{clip.first_frame + i}.jpg"),
-                        frame[..., ::-1],
-                        [cv2.IMWRITE_JPEG_QUALITY, cfg.jpeg_quality],
-                    )
-                sheet.writerow(
-                    [
-                        subject,
-                        clip.name,
-                        clip.first_frame,
-                        clip.first_frame + clip.apex_index,
-                        clip.first_frame + len(clip.frames) - 1,
-                        clip.emotion,
-                    ]
-                )
-        (tmp / "generator.json").write_text(
-            json.dumps({"version": CORPUS_VERSION, **cfg.to_dict()}, indent=1)
+    """Generate ``cfg`` into ``target`` in the generic layout, atomically."""
+    rows = [["subject", "clip", "onset", "apex", "offset", "emotion"]]
+
+    def write_clip(folder: Path, index: int, clip: SynthClip) -> None:
+        subject = f"macro{clip.subject:02d}"
+        save_frames(folder / "frames" / subject / clip.name, clip, "img{number}.jpg", cfg.jpeg_quality)
+        rows.append(
+            [
+                subject,
+                clip.name,
+                clip.first_frame,
+                clip.first_frame + clip.apex_index,
+                clip.first_frame + len(clip.frames) - 1,
+                clip.emotion,
+            ]
         )
-        try:
-            tmp.rename(target)
-        except OSError:  # another process finished first; its copy is identical
-            if not (target / "generator.json").is_file():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
+
+    def finish(folder: Path) -> None:
+        with open(folder / ANNOTATIONS, "w", newline="") as handle:
+            csv.writer(handle).writerows(rows)
+
+    return write_generated(cfg, CORPUS_VERSION, target, write_clip, finish)
 
 
 def default_root() -> Path:

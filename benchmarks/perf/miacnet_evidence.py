@@ -148,7 +148,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--summary-only", action="store_true", help="Only summarize the existing results.")
-    parser.add_argument("--pretrain-seconds", type=float, help="With --summary-only: measured pre-training time.")
+    parser.add_argument(
+        "--pretrain-seconds", type=float, help="With --summary-only: measured pre-training time."
+    )
     args = parser.parse_args()
     import torch
 

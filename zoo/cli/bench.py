@@ -60,18 +60,32 @@ class RichReporter(Reporter):
 
 
 def result_table(result: dict) -> Table:
-    table = Table(title=f"{result['model']['name']} on {result['dataset']['name']} "
-                        f"({result['dataset']['class_set']}, {result['protocol']['name']})")
+    table = Table(
+        title=f"{result['model']['name']} on {result['dataset']['name']} "
+        f"({result['dataset']['class_set']}, {result['protocol']['name']})"
+    )
     for column in ("fold", "subjects", "n", "accuracy", "UF1", "UAR"):
         table.add_column(column, justify="right" if column not in ("fold", "subjects") else "left")
     for fold in result["folds"]:
         m = fold["metrics"]
-        table.add_row(fold["name"], ",".join(fold["test_subjects"]), str(len(fold["samples"])),
-                      f"{m['accuracy']:.3f}", f"{m['uf1']:.3f}", f"{m['uar']:.3f}")
+        table.add_row(
+            fold["name"],
+            ",".join(fold["test_subjects"]),
+            str(len(fold["samples"])),
+            f"{m['accuracy']:.3f}",
+            f"{m['uf1']:.3f}",
+            f"{m['uar']:.3f}",
+        )
     m = result["metrics"]
     table.add_section()
-    table.add_row("[bold]pooled[/]", "", str(m["num_samples"]), f"[bold]{m['accuracy']:.3f}",
-                  f"[bold]{m['uf1']:.3f}", f"[bold]{m['uar']:.3f}")
+    table.add_row(
+        "[bold]pooled[/]",
+        "",
+        str(m["num_samples"]),
+        f"[bold]{m['accuracy']:.3f}",
+        f"[bold]{m['uf1']:.3f}",
+        f"[bold]{m['uar']:.3f}",
+    )
     return table
 
 
@@ -87,36 +101,68 @@ def bench(
     weight_decay: Optional[float] = typer.Option(None, "--weight-decay"),
     input_size: Optional[int] = typer.Option(None, "--input-size", help="Square input size in px."),
     selection: Optional[str] = typer.Option(
-        None, "--selection", help="last: last epoch; val: best epoch on training-subject validation."),
+        None, "--selection", help="last: last epoch; val: best epoch on training-subject validation."
+    ),
     class_balanced: Optional[bool] = typer.Option(
-        None, "--class-balanced/--no-class-balanced", help="Inverse-frequency class weights."),
+        None, "--class-balanced/--no-class-balanced", help="Inverse-frequency class weights."
+    ),
     opt: list[str] = typer.Option([], "--opt", help="Model option KEY=VALUE (repeatable)."),
     seed: int = typer.Option(0, "--seed"),
     device: str = typer.Option("auto", "--device", help="cpu, cuda or auto."),
     data_root: Optional[Path] = typer.Option(None, "--data-root", help="Folder of the dataset."),
     out: Path = typer.Option(Path("results"), "--out", help="Results directory."),
     pretrained: Optional[str] = typer.Option(
-        None, "--pretrained", help="Fine-tune from a checkpoint: a safetensors PATH or a NAME (zoo list checkpoints)."),
+        None,
+        "--pretrained",
+        help="Fine-tune from a checkpoint: a safetensors PATH or a NAME (zoo list checkpoints).",
+    ),
     allow_partial: bool = typer.Option(
-        False, "--allow-partial", help="Load only the checkpoint tensors that fit the model, and report the rest."),
+        False,
+        "--allow-partial",
+        help="Load only the checkpoint tensors that fit the model, and report the rest.",
+    ),
 ) -> None:
     """Benchmark MODEL on a dataset (default: the embedded synthetic one) and save the result."""
     overrides = {
-        k: v for k, v in dict(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-                              input_size=input_size, selection=selection,
-                              class_balanced=class_balanced).items() if v is not None
+        k: v
+        for k, v in dict(
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            weight_decay=weight_decay,
+            input_size=input_size,
+            selection=selection,
+            class_balanced=class_balanced,
+        ).items()
+        if v is not None
     }
-    spec = BenchSpec(model=model, dataset=dataset, classes=classes, protocol=protocol,
-                     data_root=str(data_root) if data_root else None, seed=seed, device=device,
-                     out=out, options=parse_options(opt), overrides=overrides,
-                     pretrained=pretrained, allow_partial=allow_partial)
+    spec = BenchSpec(
+        model=model,
+        dataset=dataset,
+        classes=classes,
+        protocol=protocol,
+        data_root=str(data_root) if data_root else None,
+        seed=seed,
+        device=device,
+        out=out,
+        options=parse_options(opt),
+        overrides=overrides,
+        pretrained=pretrained,
+        allow_partial=allow_partial,
+    )
     plan = plan_benchmark(spec)
     console.print(
         f"[bold]{model}[/] on [bold]{dataset}[/] ({plan.class_set.name}, {protocol}), "
         + ", ".join(f"{k}={v}" for k, v in plan.hyperparameters.items())
     )
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console, transient=True) as progress:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
         path = run_benchmark(plan, RichReporter(progress))
     result = read_result(path)
     console.print(result_table(result))

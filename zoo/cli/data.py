@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from benchmarks.datasets import class_set_for, load_dataset
-from benchmarks.datasets.synth import cache_home
+from benchmarks.files import cache_home
 from benchmarks.inspection import inspect_index
 from benchmarks.preprocess import CROP_METHODS, FLOW_METHODS, PreprocessConfig, prepare
 from zoo.cli import app, console

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 import typer
 
-from benchmarks.datasets.synth import cache_home
+from benchmarks.files import cache_home
 from benchmarks.preprocess import prepare
 from benchmarks.runner import BenchSpec, fold_seed, plan_benchmark, select_samples
 from leaderboard.store import read_result

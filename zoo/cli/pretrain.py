@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from benchmarks.datasets import load_dataset
-from benchmarks.datasets.synth import cache_home
+from benchmarks.files import cache_home
 from registry import PRETRAINERS
 from zoo.cli import app, console
 from zoo.cli.bench import parse_options

@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 import torch.nn as nn
 
-from benchmarks.datasets.synth import cache_home
+from benchmarks.files import cache_home
 from benchmarks.macro import overlapping_subjects
 from registry import CHECKPOINTS, MODELS, PRETRAINERS
 from registry.errors import CheckpointError, ConfigError
