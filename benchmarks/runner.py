@@ -35,11 +35,30 @@ from zoo.models import count_parameters, create_model, model_options
 from zoo.pretrain.checkpoints import checkpoint_file, describe_pretraining, load_pretrained, pretrained_for
 
 # Hyper-parameters a model entry, a dataset budget or the command line may set.
-HYPERPARAMETERS = ("epochs", "batch_size", "lr", "weight_decay", "optimizer", "lr_decay",
-                   "lr_decay_epochs", "input_size", "selection", "class_balanced")
-FALLBACKS = {"epochs": 30, "batch_size": 32, "lr": 1e-3, "weight_decay": 0.0, "optimizer": "adamw",
-             "lr_decay": 1.0, "lr_decay_epochs": None, "input_size": 112, "selection": "last",
-             "class_balanced": False}
+HYPERPARAMETERS = (
+    "epochs",
+    "batch_size",
+    "lr",
+    "weight_decay",
+    "optimizer",
+    "lr_decay",
+    "lr_decay_epochs",
+    "input_size",
+    "selection",
+    "class_balanced",
+)
+FALLBACKS = {
+    "epochs": 30,
+    "batch_size": 32,
+    "lr": 1e-3,
+    "weight_decay": 0.0,
+    "optimizer": "adamw",
+    "lr_decay": 1.0,
+    "lr_decay_epochs": None,
+    "input_size": 112,
+    "selection": "last",
+    "class_balanced": False,
+}
 
 
 @dataclass(frozen=True)
@@ -125,15 +144,22 @@ def plan_benchmark(spec: BenchSpec) -> BenchPlan:
     DATASETS.get(spec.dataset)
     PROTOCOLS.get(spec.protocol)
     class_set = class_set_for(spec.dataset, spec.classes)
+    create_model(spec.model, class_set.num_classes, **options)  # option values are checked by building
     hyper, sources = resolve_hyperparameters(spec)
     if hyper["selection"] not in SELECTION_RULES:
         raise ConfigError(f"--selection must be one of {', '.join(SELECTION_RULES)}")
     train = TrainConfig(
-        epochs=hyper["epochs"], batch_size=hyper["batch_size"], lr=hyper["lr"],
-        weight_decay=hyper["weight_decay"], optimizer=hyper["optimizer"],
-        lr_decay=hyper["lr_decay"], lr_decay_epochs=hyper["lr_decay_epochs"],
-        class_balanced=hyper["class_balanced"], selection=hyper["selection"],
-        device=spec.device, seed=spec.seed,
+        epochs=hyper["epochs"],
+        batch_size=hyper["batch_size"],
+        lr=hyper["lr"],
+        weight_decay=hyper["weight_decay"],
+        optimizer=hyper["optimizer"],
+        lr_decay=hyper["lr_decay"],
+        lr_decay_epochs=hyper["lr_decay_epochs"],
+        class_balanced=hyper["class_balanced"],
+        selection=hyper["selection"],
+        device=spec.device,
+        seed=spec.seed,
     )
     from zoo.engine.trainer import resolve_device
 
@@ -160,9 +186,13 @@ def select_samples(index: DatasetIndex, class_set: ClassSet) -> tuple[list[str],
 
 def run_id_of(plan: BenchPlan, fingerprint: str, pretraining: dict | None = None) -> str:
     identity = {
-        "model": plan.spec.model, "options": plan.options, "dataset": plan.spec.dataset,
-        "fingerprint": fingerprint, "class_set": plan.class_set.name,
-        "protocol": plan.spec.protocol, "seed": plan.spec.seed,
+        "model": plan.spec.model,
+        "options": plan.options,
+        "dataset": plan.spec.dataset,
+        "fingerprint": fingerprint,
+        "class_set": plan.class_set.name,
+        "protocol": plan.spec.protocol,
+        "seed": plan.spec.seed,
         "hyperparameters": plan.hyperparameters,
     }
     if pretraining:  # only then, so run ids of runs without pre-training stay as they were
@@ -196,8 +226,11 @@ def run_benchmark(plan: BenchPlan, reporter: Reporter | None = None) -> Path:
     pretraining = None
     if plan.pretrained:  # produce (recipe) and test-load the checkpoint before any fold runs
         checkpoint = checkpoint_file(plan.pretrained, plan.options, reporter.message)
-        report = load_pretrained(create_model(spec.model, plan.class_set.num_classes, **plan.options),
-                                 checkpoint, spec.allow_partial)
+        report = load_pretrained(
+            create_model(spec.model, plan.class_set.num_classes, **plan.options),
+            checkpoint,
+            spec.allow_partial,
+        )
         if spec.allow_partial:
             reporter.message(f"--allow-partial: {report.summary()}")
         pretraining = describe_pretraining(plan.pretrained, checkpoint, report, spec.dataset, subjects)
@@ -212,10 +245,15 @@ def run_benchmark(plan: BenchPlan, reporter: Reporter | None = None) -> Path:
         reporter.fold_started(fold, number, len(folds), plan.train.epochs)
         if record is None:
             job = FoldJob(
-                spec.model, plan.options, plan.class_set.num_classes, fold,
-                data.subset(list(fold.train)), data.subset(list(fold.test)),
+                spec.model,
+                plan.options,
+                plan.class_set.num_classes,
+                fold,
+                data.subset(list(fold.train)),
+                data.subset(list(fold.test)),
                 replace(plan.train, seed=fold_seed(spec.seed, number)),
-                pretraining and pretraining["path"], spec.allow_partial,
+                pretraining and pretraining["path"],
+                spec.allow_partial,
             )
             outcome = run_fold(job, lambda e, loss: reporter.epoch_finished(fold, e, loss))
             record = fold_record(fold, keys, labels, outcome, plan.class_set)
@@ -232,14 +270,21 @@ def run_benchmark(plan: BenchPlan, reporter: Reporter | None = None) -> Path:
         "run_id": run_id,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "duration_s": round(time.perf_counter() - started, 1),
-        "model": {"name": spec.model, "options": plan.options,
-                  "num_parameters": count_parameters(model), "citation": entry.citation},
+        "model": {
+            "name": spec.model,
+            "options": plan.options,
+            "num_parameters": count_parameters(model),
+            "citation": entry.citation,
+        },
         "backbone": plan.options.get("backbone"),
         "pretraining": pretraining,
         "dataset": {
-            "name": spec.dataset, "class_set": plan.class_set.name,
-            "classes": list(plan.class_set.classes), "fingerprint": fingerprint,
-            "num_samples": len(keys), "num_subjects": len(set(subjects)),
+            "name": spec.dataset,
+            "class_set": plan.class_set.name,
+            "classes": list(plan.class_set.classes),
+            "fingerprint": fingerprint,
+            "num_samples": len(keys),
+            "num_subjects": len(set(subjects)),
             "excluded_rows": len(index.excluded),
             "imputed_apex": sum(c.apex_imputed for c in index.clips if c.key in set(keys)),
         },
@@ -248,12 +293,14 @@ def run_benchmark(plan: BenchPlan, reporter: Reporter | None = None) -> Path:
         "seed": spec.seed,
         "hyperparameters": plan.hyperparameters,
         "hyperparameter_sources": plan.sources,
-        "training": {**plan.train.to_dict(), "seed": spec.seed,
-                     "selection_rule": SELECTION_RULES[plan.train.selection]},
+        "training": {
+            **plan.train.to_dict(),
+            "seed": spec.seed,
+            "selection_rule": SELECTION_RULES[plan.train.selection],
+        },
         "environment": environment(),
         "metrics": summarize(y_true, y_pred, plan.class_set.classes),
-        "part_metrics": part_metrics(records, DATASETS.get(spec.dataset).meta.get("part_of"),
-                                     plan.class_set),
+        "part_metrics": part_metrics(records, DATASETS.get(spec.dataset).meta.get("part_of"), plan.class_set),
         "folds": records,
     }
     path = store.write_result(out, result)
@@ -261,8 +308,9 @@ def run_benchmark(plan: BenchPlan, reporter: Reporter | None = None) -> Path:
     return path
 
 
-def fold_record(fold: Fold, keys: list[str], labels: list[int], outcome: FoldOutcome,
-                class_set: ClassSet) -> dict:
+def fold_record(
+    fold: Fold, keys: list[str], labels: list[int], outcome: FoldOutcome, class_set: ClassSet
+) -> dict:
     samples = [
         {"clip": keys[i], "label": labels[i], "prediction": p, "probabilities": probs}
         for i, p, probs in zip(fold.test, outcome.predictions, outcome.probabilities)
@@ -280,8 +328,9 @@ def fold_record(fold: Fold, keys: list[str], labels: list[int], outcome: FoldOut
     }
 
 
-def part_metrics(records: list[dict], part_of: Callable[[str], str] | None,
-                 class_set: ClassSet) -> dict[str, dict] | None:
+def part_metrics(
+    records: list[dict], part_of: Callable[[str], str] | None, class_set: ClassSet
+) -> dict[str, dict] | None:
     """Metrics of each part of a composite dataset (MEGC 2019 reports SMIC, CASME II and SAMM
     next to the composite); ``None`` for a single dataset."""
     if part_of is None:
@@ -289,8 +338,10 @@ def part_metrics(records: list[dict], part_of: Callable[[str], str] | None,
     parts: dict[str, list[dict]] = {}
     for sample in (s for r in records for s in r["samples"]):
         parts.setdefault(part_of(sample["clip"]), []).append(sample)
-    return {part: summarize([s["label"] for s in samples], [s["prediction"] for s in samples],
-                            class_set.classes) for part, samples in parts.items()}
+    return {
+        part: summarize([s["label"] for s in samples], [s["prediction"] for s in samples], class_set.classes)
+        for part, samples in parts.items()
+    }
 
 
 def environment() -> dict[str, Any]:
@@ -301,10 +352,16 @@ def environment() -> dict[str, Any]:
             return None
 
     try:
-        revision = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
-            text=True, timeout=5,
-        ).stdout.strip() or None
+        revision = (
+            subprocess.run(
+                ["git", "rev-parse", "HEAD"],
+                cwd=Path(__file__).parent,
+                capture_output=True,
+                text=True,
+                timeout=5,
+            ).stdout.strip()
+            or None
+        )
     except (OSError, subprocess.SubprocessError):
         revision = None
     return {

@@ -7,7 +7,7 @@ import pytest
 from benchmarks.metrics import unweighted_f1
 from benchmarks.runner import BenchSpec, Reporter, plan_benchmark, run_benchmark
 from leaderboard.store import read_result
-from registry.errors import ConfigError, DataError, UnknownNameError
+from registry.errors import ConfigError, DataError, UnknownNameError, ZooError
 
 FAST = {"epochs": 1, "input_size": 32, "batch_size": 16}
 
@@ -76,6 +76,7 @@ def test_interrupted_loso_resumes_without_redoing_finished_folds(tmp_path):
         ({"overrides": {"batch_size": 0}}, ConfigError, "--batch-size must be a positive integer"),
         ({"dataset": "casme2", "data_root": "/no/such/folder"}, DataError, "not found at --data-root"),
         ({"options": {"depth": "3"}}, ConfigError, "has no option 'depth'"),
+        ({"model": "miacnet", "options": {"fusion": "maybe"}}, ZooError, "choose one of sum, gate, concat"),
     ],
 )
 def test_bad_input_fails_before_anything_is_written(tmp_path, kwargs, error, message):
