@@ -12,7 +12,7 @@ import difflib
 import fnmatch
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Callable, Generic, Iterator, Mapping, TypeVar
+from typing import Any, Callable, Generic, Mapping, TypeVar
 
 from registry.errors import DuplicateNameError, UnknownNameError
 
@@ -125,9 +125,3 @@ class Registry(Generic[T]):
 
         load_all()
         return name in self._entries
-
-    def __iter__(self) -> Iterator[Entry[T]]:
-        return iter(self.get(n) for n in self.names())
-
-    def __len__(self) -> int:
-        return len(self.names())

@@ -16,17 +16,6 @@ import torch.nn as nn
 from registry import MODELS
 from registry.errors import ConfigError
 
-TRAINING_KEYS = (
-    "epochs",
-    "batch_size",
-    "lr",
-    "weight_decay",
-    "optimizer",
-    "lr_decay",
-    "lr_decay_epochs",
-    "input_size",
-)
-
 
 def model_options(name: str, given: dict[str, Any] | None = None) -> dict[str, Any]:
     """The builder's options with ``given`` applied; an unknown option is an error."""
