@@ -30,7 +30,14 @@ from benchmarks.records import ClassSet, DatasetIndex
 from leaderboard import store
 from registry import DATASETS, MODELS, PROTOCOLS
 from registry.errors import ConfigError, DataError
-from zoo.engine.trainer import SELECTION_RULES, FoldData, FoldOutcome, TrainConfig, fit_predict
+from zoo.engine.trainer import (
+    SELECTION_RULES,
+    FoldData,
+    FoldOutcome,
+    TrainConfig,
+    fit_predict,
+    resolve_device,
+)
 from zoo.models import count_parameters, create_model, model_options
 from zoo.pretrain.checkpoints import checkpoint_file, describe_pretraining, load_pretrained, pretrained_for
 
@@ -146,8 +153,6 @@ def plan_benchmark(spec: BenchSpec) -> BenchPlan:
     class_set = class_set_for(spec.dataset, spec.classes)
     create_model(spec.model, class_set.num_classes, **options)  # option values are checked by building
     hyper, sources = resolve_hyperparameters(spec)
-    if hyper["selection"] not in SELECTION_RULES:
-        raise ConfigError(f"--selection must be one of {', '.join(SELECTION_RULES)}")
     train = TrainConfig(
         epochs=hyper["epochs"],
         batch_size=hyper["batch_size"],
@@ -161,8 +166,6 @@ def plan_benchmark(spec: BenchSpec) -> BenchPlan:
         device=spec.device,
         seed=spec.seed,
     )
-    from zoo.engine.trainer import resolve_device
-
     resolve_device(spec.device)
     preprocess = PreprocessConfig(size=hyper["input_size"])
     root = locate(spec.dataset, spec.data_root)
