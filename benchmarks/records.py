@@ -51,6 +51,40 @@ def _folder_of(frames: Mapping[int, Path]) -> str:
     return str(first.parent) if first is not None else "(no frames)"
 
 
+# Tensors the preprocessing cache can prepare for a clip, and their channel counts.
+PREPARED_CHANNELS = {"onset": 3, "apex": 3, "offset": 3, "flow": 2, "magnitude": 1, "strain": 1, "diff": 1}
+SCALINGS = ("standard", "minmax")
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """What a model reads from the preprocessing cache; the runner asks for exactly this.
+
+    ``keys``: prepared tensors passed to ``forward`` as keyword arguments (see
+    ``PREPARED_CHANNELS``). ``size``: a fixed input side the model was designed for
+    (STSTNet: 28 px); ``None`` follows the run's ``input_size``. ``flow``: the optical-flow
+    algorithm of the model's published inputs (``tvl1``, ``farneback``); ``None``: the
+    preprocessing default. ``scaling``: ``standard`` (frames by ImageNet mean/std, flow
+    divided by its RMS over the training subjects) or ``minmax`` (each channel of each clip
+    scaled to [0, 1], as STSTNet's released inputs are).
+    """
+
+    keys: tuple[str, ...]
+    size: int | None = None
+    flow: str | None = None
+    scaling: str = "standard"
+
+    def __post_init__(self) -> None:
+        unknown = [k for k in self.keys if k not in PREPARED_CHANNELS]
+        if unknown or not self.keys:
+            raise ValueError(f"input keys {unknown or '()'} are not among {', '.join(PREPARED_CHANNELS)}")
+        if self.scaling not in SCALINGS:
+            raise ValueError(f"input scaling {self.scaling!r} is not one of {', '.join(SCALINGS)}")
+
+    def describe(self) -> dict:
+        return {"keys": list(self.keys), "size": self.size, "flow": self.flow, "scaling": self.scaling}
+
+
 @dataclass(frozen=True)
 class Excluded:
     """A sheet row that is not part of the index, and why."""

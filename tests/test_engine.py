@@ -4,6 +4,7 @@ import pytest
 import torch
 import torch.nn as nn
 
+from benchmarks.records import InputSpec
 from registry.errors import ConfigError
 from zoo.engine.augment import AugmentConfig, augment
 from zoo.engine.trainer import (
@@ -77,7 +78,7 @@ def test_flow_normalizer_uses_training_statistics_only():
 
 
 class Tiny(nn.Module):
-    input_keys = ("flow",)
+    inputs = InputSpec(("flow",))
 
     def __init__(self):
         super().__init__()

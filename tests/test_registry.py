@@ -65,7 +65,7 @@ def test_every_model_runs_forward_and_backward(name):
         "apex": torch.randn(2, 3, size, size),
         "flow": torch.randn(2, 2, size, size),
     }
-    logits = model(**{k: inputs[k] for k in model.input_keys})
+    logits = model(**{k: inputs[k] for k in model.inputs.keys})
     assert logits.shape == (2, 5)
     logits.sum().backward()
     grads = [p.grad for p in model.parameters() if p.requires_grad]

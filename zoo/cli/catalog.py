@@ -63,7 +63,7 @@ def describe(kind: str, entry) -> dict[str, str]:
         return {"options": str(model_options(entry.name)),
                 "parameters (5 classes)": f"{count_parameters(model):,}",
                 f"FLOPs per clip ({size} px)": f"{forward_flops(model, size) / 1e9:.2f} G",
-                "inputs": ", ".join(model.input_keys)}
+                "inputs": ", ".join(model.inputs.keys)}
     if kind == "classes":
         cs = entry.obj
         return {"classes": ", ".join(cs.classes), "excluded labels": ", ".join(cs.excluded),

@@ -99,7 +99,7 @@ def explain(
         plan.class_set.num_classes,
     )
     net = built[-1].eval()
-    sample = {k: data.inputs[k][row : row + 1] for k in net.input_keys}
+    sample = {k: data.inputs[k][row : row + 1] for k in net.inputs.keys}
     maps = net.attention_maps(**InputNormalizer(train)(sample, torch.device("cpu")))
     onset = data.inputs["onset"][row].permute(1, 2, 0).numpy()
     out.mkdir(parents=True, exist_ok=True)

@@ -158,7 +158,7 @@ def predict(
 ) -> torch.Tensor:
     """Class probabilities for every sample of ``data``."""
     model.eval()
-    keys = model.input_keys
+    keys = model.inputs.keys
     out = []
     with torch.no_grad(), autocast(device, amp):
         for start in range(0, len(data), batch_size):
@@ -190,7 +190,7 @@ def fit_predict(
         train, validation = train.subset(fit_rows), train.subset(val_rows)
     normalize = InputNormalizer(train)
     model = build().to(device)
-    keys = model.input_keys
+    keys = model.inputs.keys
     optimizer = (
         torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         if cfg.optimizer == "adamw"

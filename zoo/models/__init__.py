@@ -1,8 +1,8 @@
 """MER models, one file each, registered in ``registry.MODELS``.
 
 A model entry is a builder ``build(num_classes, **options) -> nn.Module``; the module has
-``input_keys`` (which prepared tensors it takes: ``onset``, ``apex``, ``flow``) and
-``forward(**inputs) -> logits``. Models know nothing about datasets. The entry's
+``inputs`` (a :class:`benchmarks.records.InputSpec`: which prepared tensors it takes, at
+what size, from which flow, how scaled) and ``forward(**inputs) -> logits``. Models know nothing about datasets. The entry's
 ``defaults`` are its published training hyper-parameters and input size.
 """
 
@@ -13,6 +13,7 @@ from typing import Any
 
 import torch.nn as nn
 
+from benchmarks.records import PREPARED_CHANNELS
 from registry import MODELS
 from registry.errors import ConfigError
 
@@ -58,16 +59,14 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-INPUT_CHANNELS = {"flow": 2, "magnitude": 1, "strain": 1, "diff": 1}  # other inputs are RGB frames
-
-
 def forward_flops(model: nn.Module, input_size: int) -> int:
     """FLOPs of one forward pass on one sample, as torch's FlopCounterMode counts them
     (matrix products and convolutions; one multiply-add is two FLOPs)."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    inputs = {k: torch.zeros(1, INPUT_CHANNELS.get(k, 3), input_size, input_size) for k in model.input_keys}
+    size = model.inputs.size or input_size
+    inputs = {k: torch.zeros(1, PREPARED_CHANNELS[k], size, size) for k in model.inputs.keys}
     model.eval()
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         model(**inputs)

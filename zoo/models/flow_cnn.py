@@ -10,6 +10,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from benchmarks.records import InputSpec
 from registry import MODELS
 from zoo.backbones import create_backbone
 
@@ -52,7 +53,7 @@ class MotionCNN(nn.Module):
         if pool < 1:
             raise ValueError(f"pool must be >= 1, not {pool}")
         self.motion, self.pool = motion, pool
-        self.input_keys = ("flow",) if motion == "flow" else ("onset", "apex")
+        self.inputs = InputSpec(("flow",) if motion == "flow" else ("onset", "apex"))
         self.net = create_backbone(backbone, num_classes=num_classes, in_chans=3, drop_rate=drop_rate)
 
     def forward(

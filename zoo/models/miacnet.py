@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from timm.models.resnet import BasicBlock, ResNet
 from timm.models.vision_transformer import Block
 
+from benchmarks.records import InputSpec
 from registry import MODELS
 from registry.errors import ConfigError
 from zoo.backbones import create_backbone
@@ -137,7 +138,7 @@ class PositionBranch(nn.Module):
 class MIACNet(nn.Module):
     """Two-branch MER network: position features (onset) guide action features (onset->apex)."""
 
-    input_keys = ("onset", "apex")
+    inputs = InputSpec(("onset", "apex"))
 
     def __init__(
         self,
