@@ -15,19 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import statistics
-import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from leaderboard.store import iter_results
+from benchmarks.perf._evidence import SUMMARY, bench, existing, markdown_table, summarize_runs
 from zoo.pretrain.checkpoints import checkpoint_file
 
-ROOT = Path(__file__).resolve().parents[2]
-RESULTS = ROOT / "leaderboard" / "results"
-SUMMARY = ROOT / "benchmarks" / "perf" / "results"
 WIDTH = "16"  # the CPU-sized trunk (see docs/miacnet.md); the paper's is width=64
 SEEDS = (0, 1, 2)
 # name -> (model, extra options); order is priority: the central comparison first
@@ -43,72 +37,19 @@ def options_of(extra: dict[str, str]) -> dict[str, str]:
     return {"width": WIDTH, **extra}
 
 
-def existing(model: str, options: dict[str, str], seed: int) -> dict | None:
-    from zoo.models import model_options
-
-    wanted = model_options(model, options)
-    for result in iter_results(RESULTS):
-        if (
-            result["model"]["name"] == model
-            and result["seed"] == seed
-            and result["dataset"]["name"] == "synth"
-            and result["protocol"]["name"] == "loso"
-            and result["model"]["options"] == wanted
-        ):
-            return result
-    return None
-
-
-def bench(model: str, options: dict[str, str], seed: int, log: Path, after=None) -> float:
-    """One ``zoo bench`` run (after the future ``after``, the pre-training, if given)."""
+def bench_after(model: str, options: dict[str, str], seed: int, log: Path, after=None) -> float:
+    """One single-threaded run, after the future ``after`` (the pre-training), if given."""
     if after is not None:
         after.result()
-    command = [
-        "zoo",
-        "bench",
-        model,
-        "--protocol",
-        "loso",
-        "--seed",
-        str(seed),
-        "--device",
-        "cpu",
-        "--out",
-        str(RESULTS),
-    ]
-    for key, value in options.items():
-        command += ["--opt", f"{key}={value}"]
-    started = time.perf_counter()
-    with open(log, "w") as handle:
-        subprocess.run(
-            command,
-            check=True,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "COLUMNS": "120"},
-        )
-    return round(time.perf_counter() - started, 1)
+    return bench(model, options, seed, log, threads=1)
 
 
 def summarize() -> dict:
     rows = {}
     for name, (model, extra) in CONFIGS.items():
         runs = [r for r in (existing(model, options_of(extra), s) for s in SEEDS) if r]
-        if not runs:
-            continue
-        row = {
-            "model": model,
-            "options": options_of(extra),
-            "seeds": [r["seed"] for r in runs],
-            "run_ids": [r["run_id"] for r in runs],
-            "duration_s": [r["duration_s"] for r in runs],
-        }
-        for metric in ("uf1", "uar", "accuracy"):
-            values = [r["metrics"][metric] for r in runs]
-            row[metric] = values
-            row[f"{metric}_mean"] = round(statistics.fmean(values), 4)
-            row[f"{metric}_std"] = round(statistics.pstdev(values), 4)
-        rows[name] = row
+        if runs:
+            rows[name] = {"model": model, "options": options_of(extra), **summarize_runs(runs)}
     return rows
 
 
@@ -120,23 +61,12 @@ def write_summary(rows: dict, pretrain_s: float | None, checkpoint: Path) -> Non
         "budget": "synth budget (15 epochs, 112 px)",
         "width": int(WIDTH),
         "pretrain_seconds": pretrain_s,
-        "checkpoint": str(checkpoint),
+        "checkpoint": f"$ZOO_CACHE/pretrained/{checkpoint.parent.name}/{checkpoint.name}",
         "threads_per_run": 1,
         "rows": rows,
     }
     (SUMMARY / "miacnet_evidence.json").write_text(json.dumps(payload, indent=1))
-    lines = [
-        "| configuration | seeds | UF1 mean ± std | UAR mean ± std | accuracy | UF1 per seed "
-        "| LOSO wall s (1 thread) |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for name, row in rows.items():
-        lines.append(
-            f"| {name} | {len(row['seeds'])} | {row['uf1_mean']:.3f} ± {row['uf1_std']:.3f} | "
-            f"{row['uar_mean']:.3f} ± {row['uar_std']:.3f} | {row['accuracy_mean']:.3f} | "
-            f"{', '.join(f'{v:.3f}' for v in row['uf1'])} | "
-            f"{statistics.fmean(row['duration_s']):.0f} |"
-        )
+    lines = [markdown_table(rows, "LOSO wall s (1 thread)").rstrip("\n")]
     lines.append(
         f"\nMA2MI pre-training (synth-macro, default settings, width {WIDTH}): "
         f"{pretrain_s if pretrain_s is not None else 'reused from cache'} s"
@@ -182,7 +112,7 @@ def main() -> None:
             for name, seed in queue:
                 model, extra = CONFIGS[name]
                 futures[f"{name} seed {seed}"] = pool.submit(
-                    bench,
+                    bench_after,
                     model,
                     options_of(extra),
                     seed,

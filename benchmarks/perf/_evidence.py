@@ -1,0 +1,91 @@
+"""What every evidence script shares: find a published run, run ``zoo bench`` as a user would,
+and summarize runs over seeds as JSON and a Markdown table.
+
+Each run is a separate ``zoo bench`` process writing into ``leaderboard/results/`` (the
+published rows); a run whose result already exists there is never repeated, so an evidence
+script can be stopped and started again.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import time
+from pathlib import Path
+
+from leaderboard.store import iter_results
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "leaderboard" / "results"
+SUMMARY = ROOT / "benchmarks" / "perf" / "results"
+
+
+def existing(model: str, options: dict[str, str], seed: int, dataset: str = "synth",
+             overrides: dict[str, object] | None = None) -> dict | None:
+    """The published result of this configuration and seed (LOSO), or ``None``."""
+    from zoo.models import model_options
+
+    wanted = model_options(model, options)
+    for result in iter_results(RESULTS):
+        if (
+            result["model"]["name"] == model
+            and result["seed"] == seed
+            and result["dataset"]["name"] == dataset
+            and result["protocol"]["name"] == "loso"
+            and result["model"]["options"] == wanted
+            and all(result["hyperparameters"].get(k) == v for k, v in (overrides or {}).items())
+        ):
+            return result
+    return None
+
+
+def bench(model: str, options: dict[str, str], seed: int, log: Path, *, dataset: str = "synth",
+          overrides: dict[str, object] | None = None, threads: int | None = None,
+          extra: tuple[str, ...] = ()) -> float:
+    """One ``zoo bench`` LOSO run into ``leaderboard/results/``; its wall time in seconds."""
+    command = ["zoo", "bench", model, "--dataset", dataset, "--protocol", "loso", "--seed", str(seed),
+               "--device", "cpu", "--out", str(RESULTS), *extra]
+    for key, value in options.items():
+        command += ["--opt", f"{key}={value}"]
+    for key, value in (overrides or {}).items():
+        command += [f"--{key.replace('_', '-')}", str(value)]
+    env = {**os.environ, "COLUMNS": "120"}
+    if threads:
+        env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    log.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    with open(log, "w") as handle:
+        subprocess.run(command, check=True, stdout=handle, stderr=subprocess.STDOUT, env=env)
+    return round(time.perf_counter() - started, 1)
+
+
+def summarize_runs(runs: list[dict]) -> dict:
+    """Mean and spread over seeds of one configuration's runs."""
+    row = {
+        "seeds": [r["seed"] for r in runs],
+        "run_ids": [r["run_id"] for r in runs],
+        "duration_s": [r["duration_s"] for r in runs],
+        "num_parameters": runs[0]["model"]["num_parameters"],
+        "hyperparameters": runs[0]["hyperparameters"],
+    }
+    for metric in ("uf1", "uar", "accuracy"):
+        values = [r["metrics"][metric] for r in runs]
+        row[metric] = values
+        row[f"{metric}_mean"] = round(statistics.fmean(values), 4)
+        row[f"{metric}_std"] = round(statistics.pstdev(values), 4)
+    return row
+
+
+def markdown_table(rows: dict[str, dict], time_label: str = "LOSO wall s") -> str:
+    lines = [
+        f"| configuration | seeds | UF1 mean ± std | UAR mean ± std | accuracy | UF1 per seed | {time_label} |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, row in rows.items():
+        lines.append(
+            f"| {name} | {len(row['seeds'])} | {row['uf1_mean']:.3f} ± {row['uf1_std']:.3f} | "
+            f"{row['uar_mean']:.3f} ± {row['uar_std']:.3f} | {row['accuracy_mean']:.3f} | "
+            f"{', '.join(f'{v:.3f}' for v in row['uf1'])} | {statistics.fmean(row['duration_s']):.0f} |"
+        )
+    return "\n".join(lines) + "\n"
