@@ -6,7 +6,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 
 from registry.errors import DataError
 
@@ -83,6 +83,34 @@ class InputSpec:
 
     def describe(self) -> dict:
         return {"keys": list(self.keys), "size": self.size, "flow": self.flow, "scaling": self.scaling}
+
+
+@dataclass(frozen=True)
+class ProvidedInputs:
+    """What a dataset can give the preprocessing cache (its registry meta ``provides``).
+
+    A frame dataset (the default, :data:`FRAME_INPUTS`) gives every tensor of
+    ``PREPARED_CHANNELS`` at any size, its flow computed by the method the model asks for.
+    A dataset released as precomputed inputs (STSTNet's MEGC 2019 flow images) gives only
+    ``keys``, only at side ``size``, its flow computed with ``flow``, already scaled as
+    ``scaling`` says (``None``: raw values). Its ``prepare_clip(clip, config)`` returns
+    those tensors of one clip (channels first, like the frame pipeline's) and replaces the
+    frame pipeline in the cache.
+    """
+
+    keys: tuple[str, ...] = tuple(PREPARED_CHANNELS)
+    size: int | None = None
+    flow: str | None = None
+    scaling: str | None = None
+    prepare_clip: Callable | None = None
+
+    def describe(self) -> dict:
+        hook = self.prepare_clip
+        return {"keys": list(self.keys), "size": self.size, "flow": self.flow, "scaling": self.scaling,
+                "source": "frames" if hook is None else f"{hook.__module__}.{hook.__qualname__}"}
+
+
+FRAME_INPUTS = ProvidedInputs()
 
 
 @dataclass(frozen=True)

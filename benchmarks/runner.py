@@ -24,7 +24,7 @@ import torch
 from benchmarks.datasets import class_set_for, locate
 from benchmarks.files import cache_home
 from benchmarks.metrics import summarize
-from benchmarks.preprocess import PreprocessConfig, prepare
+from benchmarks.preprocess import PreprocessConfig, check_inputs, prepare, provided_inputs
 from benchmarks.protocols import Fold
 from benchmarks.records import ClassSet, DatasetIndex
 from leaderboard import store
@@ -38,6 +38,7 @@ from zoo.engine.trainer import (
     fit_predict,
     resolve_device,
 )
+from zoo.engine.augment import augmentation
 from zoo.models import count_parameters, create_model, model_options
 from zoo.pretrain.checkpoints import checkpoint_file, describe_pretraining, load_pretrained, pretrained_for
 
@@ -53,6 +54,7 @@ HYPERPARAMETERS = (
     "input_size",
     "selection",
     "class_balanced",
+    "augment",
 )
 FALLBACKS = {
     "epochs": 30,
@@ -65,6 +67,7 @@ FALLBACKS = {
     "input_size": 112,
     "selection": "last",
     "class_balanced": False,
+    "augment": "flip-rotate-crop",
 }
 
 
@@ -98,7 +101,9 @@ class BenchPlan:
     sources: dict[str, str]
     train: TrainConfig
     preprocess: PreprocessConfig
+    inputs: dict[str, dict]  # what the model reads and what the dataset provides
     pretrained: str | None = None
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -126,8 +131,14 @@ class Reporter:
     def fold_finished(self, fold: Fold, record: dict, reused: bool) -> None: ...
 
 
-def resolve_hyperparameters(spec: BenchSpec) -> tuple[dict[str, Any], dict[str, str]]:
-    """Command line > the dataset's benchmark budget > the model's published defaults."""
+def resolve_hyperparameters(
+    spec: BenchSpec, fixed_size: tuple[int, str] | None = None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Command line > the dataset's benchmark budget > the model's published defaults.
+
+    ``fixed_size`` (side, whose): an input side the model or the dataset cannot change; it
+    wins over every layer, and an explicit ``--input-size`` that contradicts it is an error.
+    """
     layers = [
         ("mer-zoo fallback", FALLBACKS),
         (f"model {spec.model} defaults", dict(MODELS.get(spec.model).defaults)),
@@ -142,6 +153,14 @@ def resolve_hyperparameters(spec: BenchSpec) -> tuple[dict[str, Any], dict[str, 
                 raise ConfigError(f"{source}: unknown hyper-parameter '{key}'")
             if value is not None or key not in values:
                 values[key], sources[key] = value, source
+    if fixed_size is not None:
+        size, source = fixed_size
+        given = spec.overrides.get("input_size")
+        if given is not None and given != size:
+            raise ConfigError(
+                f"--input-size {given} contradicts {source}; drop --input-size or pass --input-size {size}"
+            )
+        values["input_size"], sources["input_size"] = size, source
     return values, sources
 
 
@@ -151,8 +170,10 @@ def plan_benchmark(spec: BenchSpec) -> BenchPlan:
     DATASETS.get(spec.dataset)
     PROTOCOLS.get(spec.protocol)
     class_set = class_set_for(spec.dataset, spec.classes)
-    create_model(spec.model, class_set.num_classes, **options)  # option values are checked by building
-    hyper, sources = resolve_hyperparameters(spec)
+    # building the model checks option values, and tells what it reads
+    wanted = create_model(spec.model, class_set.num_classes, **options).inputs
+    provided = provided_inputs(spec.dataset)
+    hyper, sources = resolve_hyperparameters(spec, check_inputs(spec.model, wanted, spec.dataset, provided))
     train = TrainConfig(
         epochs=hyper["epochs"],
         batch_size=hyper["batch_size"],
@@ -163,14 +184,23 @@ def plan_benchmark(spec: BenchSpec) -> BenchPlan:
         lr_decay_epochs=hyper["lr_decay_epochs"],
         class_balanced=hyper["class_balanced"],
         selection=hyper["selection"],
+        augment=augmentation(hyper["augment"]),
         device=spec.device,
         seed=spec.seed,
     )
     resolve_device(spec.device)
-    preprocess = PreprocessConfig(size=hyper["input_size"])
+    flow = provided.flow or wanted.flow
+    preprocess = PreprocessConfig(size=hyper["input_size"], **({"flow": flow} if flow else {}))
+    warnings = ()
+    if wanted.flow and provided.flow and wanted.flow != provided.flow:
+        warnings = (f"model {spec.model} was published on {wanted.flow} flow; dataset {spec.dataset} "
+                    f"provides {provided.flow} flow only, so that is what it reads",)
+    inputs = {"model": wanted.describe(), "dataset": provided.describe()}
     root = locate(spec.dataset, spec.data_root)
     pretrained, options = pretrained_for(spec.model, options, spec.pretrained)
-    return BenchPlan(spec, root, class_set, options, hyper, sources, train, preprocess, pretrained)
+    return BenchPlan(
+        spec, root, class_set, options, hyper, sources, train, preprocess, inputs, pretrained, warnings
+    )
 
 
 def select_samples(index: DatasetIndex, class_set: ClassSet) -> tuple[list[str], list[int], list[str]]:
@@ -188,6 +218,9 @@ def select_samples(index: DatasetIndex, class_set: ClassSet) -> tuple[list[str],
 
 
 def run_id_of(plan: BenchPlan, fingerprint: str, pretraining: dict | None = None) -> str:
+    hyperparameters = dict(plan.hyperparameters)
+    if hyperparameters["augment"] == FALLBACKS["augment"]:
+        del hyperparameters["augment"]  # so run ids from before augment was a setting stay as they were
     identity = {
         "model": plan.spec.model,
         "options": plan.options,
@@ -196,7 +229,7 @@ def run_id_of(plan: BenchPlan, fingerprint: str, pretraining: dict | None = None
         "class_set": plan.class_set.name,
         "protocol": plan.spec.protocol,
         "seed": plan.spec.seed,
-        "hyperparameters": plan.hyperparameters,
+        "hyperparameters": hyperparameters,
     }
     if pretraining:  # only then, so run ids of runs without pre-training stay as they were
         identity["pretraining"] = {k: pretraining[k] for k in ("sha256", "load")}
@@ -222,6 +255,8 @@ def run_benchmark(plan: BenchPlan, reporter: Reporter | None = None) -> Path:
     """Run every fold (reusing finished ones), then write the result file; return its path."""
     reporter = reporter or Reporter()
     spec = plan.spec
+    for warning in plan.warnings:
+        reporter.message(f"warning: {warning}")
     started = time.perf_counter()
     index = DATASETS.get(spec.dataset).obj(plan.root)
     keys, labels, subjects = select_samples(index, plan.class_set)
@@ -292,6 +327,7 @@ def run_benchmark(plan: BenchPlan, reporter: Reporter | None = None) -> Path:
             "imputed_apex": sum(c.apex_imputed for c in index.clips if c.key in set(keys)),
         },
         "preprocess": asdict(plan.preprocess),
+        "inputs": plan.inputs,
         "protocol": {"name": spec.protocol, "num_folds": len(folds)},
         "seed": spec.seed,
         "hyperparameters": plan.hyperparameters,

@@ -97,3 +97,31 @@ def test_leaderboard_aggregates_seeds_and_separates_configurations(tmp_path):
         pytest.approx(0.1),
         pytest.approx(0.35),
     )
+
+
+def test_info_json_of_a_model():
+    info = json.loads(zoo("info", "timm-flow", "--json").stdout)
+    assert (info["name"], info["kind"], info["num_classes"], info["num_parameters"]) == (
+        "timm-flow", "model", 5, 11_179_077)
+    assert info["options"] == {"backbone": "resnet18", "drop_rate": 0.2, "pool": 2}
+    assert info["inputs"] == {"keys": ["flow"], "size": None, "flow": None, "scaling": "standard"}
+    assert info["defaults"]["input_size"] == 112 and info["summary"].startswith("Any timm CNN")
+    assert info["default_sources"] == {} and info["reported"] == []
+
+
+def test_info_json_serializes_reported_figures_and_default_classes():
+    from registry import MODELS, Entry
+    from registry.reported import Reported
+    from zoo.cli.catalog import entry_json
+
+    row = Reported("megc2019", "megc2019-3", "loso", "Liong et al. 2019, Table 2", uf1=0.735, uar=0.761,
+                   part="samm", selection="test-subject-best")
+    base = MODELS.get("flow_resnet18")
+    entry = Entry(base.name, "model", base.obj, meta={"reported": (row,), "default_classes": 3,
+                                                "default_sources": {"lr": "paper, Sec. 4"}})
+    info = entry_json("models", entry)
+    assert info["reported"] == [row.to_dict()] and info["reported"][0]["uf1"] == 0.735
+    assert info["default_sources"] == {"lr": "paper, Sec. 4"}
+    # a 3-class head instead of 5: two fewer rows of 512 weights and biases
+    assert (info["num_classes"], info["num_parameters"]) == (3, 11_179_077 - 2 * 513)
+    json.dumps(info)

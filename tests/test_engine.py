@@ -74,7 +74,7 @@ def test_flow_normalizer_uses_training_statistics_only():
     train = FoldData({"flow": torch.full((4, 2, 2, 2), 2.0)}, torch.zeros(4, dtype=torch.long), ("a",) * 4)
     normalize = InputNormalizer(train)
     out = normalize({"flow": torch.full((1, 2, 2, 2), 5.0)}, torch.device("cpu"))
-    assert normalize.flow_scale == pytest.approx(2.0) and out["flow"][0, 0, 0, 0] == 2.5
+    assert normalize.scales == {"flow": pytest.approx(2.0)} and out["flow"][0, 0, 0, 0] == 2.5
 
 
 class Tiny(nn.Module):

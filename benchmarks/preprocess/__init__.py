@@ -7,6 +7,10 @@ the size/mtime of every frame used), the preprocessing configuration and ``CODE_
 Writes are atomic (temporary file, then rename) and a lock file makes a second concurrent
 run wait for the first instead of computing the same cache again. Clips are processed by a
 pool of worker processes, one per core by default.
+
+A dataset released as precomputed inputs rather than frames declares so in its registry
+meta (``provides``, a :class:`ProvidedInputs` with its own ``prepare_clip``); the cache
+then runs that hook in place of the frame pipeline and caches its tensors the same way.
 """
 
 from __future__ import annotations
@@ -29,7 +33,8 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from benchmarks.files import atomic_write
-from benchmarks.records import Clip, DatasetIndex
+from benchmarks.records import FRAME_INPUTS, Clip, DatasetIndex, InputSpec, ProvidedInputs
+from registry import DATASETS
 from registry.errors import ConfigError, DataError
 
 CODE_VERSION = 2  # bump when the tensors computed for a given config change
@@ -183,6 +188,35 @@ def prepare_clip(clip: Clip, config: PreprocessConfig) -> dict[str, np.ndarray]:
     }
 
 
+def provided_inputs(dataset: str) -> ProvidedInputs:
+    """What ``dataset`` gives the cache: its registry meta ``provides``, frames by default
+    (also for an index that is not a registered dataset)."""
+    return DATASETS.get(dataset).meta.get("provides", FRAME_INPUTS) if dataset in DATASETS else FRAME_INPUTS
+
+
+def check_inputs(model: str, wanted: InputSpec, dataset: str,
+                 provided: ProvidedInputs) -> tuple[int, str] | None:
+    """Fail unless ``dataset`` provides what ``model`` reads; return the fixed input side and
+    whose it is (the model's or the dataset's), or ``None`` if the run's input size applies."""
+    missing = [k for k in wanted.keys if k not in provided.keys]
+    if missing:
+        raise ConfigError(
+            f"model {model} reads {', '.join(wanted.keys)} but dataset {dataset} provides only "
+            f"{', '.join(provided.keys)} (no {', '.join(missing)}); choose a model that reads "
+            f"what {dataset} provides, or a frame dataset"
+        )
+    if wanted.size and provided.size and wanted.size != provided.size:
+        raise ConfigError(
+            f"model {model} takes {wanted.size} px inputs but dataset {dataset} provides only "
+            f"{provided.size} px; choose a frame dataset, which can be prepared at any size"
+        )
+    if wanted.size:
+        return wanted.size, f"model {model} inputs (fixed {wanted.size} px)"
+    if provided.size:
+        return provided.size, f"dataset {dataset} inputs (released at {provided.size} px)"
+    return None
+
+
 def cache_path(index: DatasetIndex, config: PreprocessConfig, cache_dir: Path) -> Path:
     return cache_dir / "prepared" / f"{index.name}-{index.fingerprint()}-{config.key()}.safetensors"
 
@@ -211,14 +245,20 @@ def _init_worker() -> None:
     cv2.setNumThreads(1)  # one clip per process; OpenCV's own threads would oversubscribe
 
 
-def _prepare_one(job: tuple[Clip, PreprocessConfig]) -> dict[str, np.ndarray]:
-    return prepare_clip(*job)
+ClipPreparer = Callable[[Clip, PreprocessConfig], dict[str, np.ndarray]]
+
+
+def _prepare_one(job: tuple[Clip, PreprocessConfig, ClipPreparer | None]) -> dict[str, np.ndarray]:
+    clip, config, hook = job
+    return (hook or prepare_clip)(clip, config)
 
 
 def compute(clips: tuple[Clip, ...], config: PreprocessConfig, workers: int,
-            on_clip: Callable[[int, int], None] | None) -> list[dict[str, np.ndarray]]:
-    """``prepare_clip`` over all clips, in order, on ``workers`` processes."""
-    jobs = [(clip, config) for clip in clips]
+            on_clip: Callable[[int, int], None] | None,
+            hook: ClipPreparer | None = None) -> list[dict[str, np.ndarray]]:
+    """``prepare_clip`` (or a dataset's own ``hook``) over all clips, in order, on
+    ``workers`` processes."""
+    jobs = [(clip, config, hook) for clip in clips]
     if workers <= 1 or len(jobs) < 2:
         results = map(_prepare_one, jobs)
         pool = None
@@ -260,7 +300,10 @@ def prepare(
         cached = load_cached(path, keys)  # another run may have finished it while we waited
         if cached is not None:
             return cached
-        per_clip = compute(index.clips, config, workers or os.cpu_count() or 1, on_clip)
+        hook = provided_inputs(index.name).prepare_clip
+        # a dataset's hook reads released tensors: starting worker processes costs more than it saves
+        workers = 1 if hook else workers or os.cpu_count() or 1
+        per_clip = compute(index.clips, config, workers, on_clip, hook)
         tensors = {
             name: torch.from_numpy(np.ascontiguousarray(np.stack([c[name] for c in per_clip])))
             for name in per_clip[0]

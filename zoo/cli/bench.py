@@ -13,6 +13,7 @@ from benchmarks.protocols import Fold
 from benchmarks.runner import BenchSpec, Reporter, plan_benchmark, run_benchmark
 from leaderboard.store import read_result
 from registry.errors import ConfigError
+from zoo.engine.augment import AUGMENTATIONS
 from zoo.cli import app, console
 
 
@@ -106,6 +107,9 @@ def bench(
     class_balanced: Optional[bool] = typer.Option(
         None, "--class-balanced/--no-class-balanced", help="Inverse-frequency class weights."
     ),
+    augment: Optional[str] = typer.Option(
+        None, "--augment", help=f"Training augmentation: {', '.join(AUGMENTATIONS)}."
+    ),
     opt: list[str] = typer.Option([], "--opt", help="Model option KEY=VALUE (repeatable)."),
     seed: int = typer.Option(0, "--seed"),
     device: str = typer.Option("auto", "--device", help="cpu, cuda or auto."),
@@ -133,6 +137,7 @@ def bench(
             input_size=input_size,
             selection=selection,
             class_balanced=class_balanced,
+            augment=augment,
         ).items()
         if v is not None
     }

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict, is_dataclass
+
 import typer
 from rich.table import Table
 
@@ -32,12 +35,21 @@ def list_entries(
 
 
 @app.command()
-def info(name: str = typer.Argument(..., help="Name of any registered entry.")) -> None:
+def info(
+    name: str = typer.Argument(..., help="Name of any registered entry."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print the entry as JSON (a list if NAME is in several registries)."
+    ),
+) -> None:
     """Show everything registered under NAME: summary, citation, defaults, metadata."""
     found = [(kind, reg.get(name)) for kind, reg in KINDS.items() if name in reg]
     if not found:
         pool = [n for reg in KINDS.values() for n in reg.names()]
         raise UnknownNameError("entry", name, KINDS["models"].suggest(name, pool))
+    if as_json:
+        entries = [entry_json(kind, entry) for kind, entry in found]
+        typer.echo(json.dumps(entries[0] if len(entries) == 1 else entries, indent=1, default=_plain))
+        return
     for kind, entry in found:
         table = Table(title=f"{kind[:-1] if kind.endswith('s') else kind}: {name}", show_header=False)
         table.add_column("field", style="bold")
@@ -46,11 +58,52 @@ def info(name: str = typer.Argument(..., help="Name of any registered entry.")) 
         if entry.citation:
             table.add_row("citation", entry.citation)
         for key, value in {**entry.defaults, **entry.meta}.items():
-            if not callable(value):
+            if key == "reported":
+                table.add_row(key, "\n".join(reported_line(r) for r in value))
+            elif not callable(value):
                 table.add_row(key, str(value))
         for key, value in describe(kind, entry).items():
             table.add_row(key, value)
         console.print(table)
+
+
+def reported_line(row) -> str:
+    """One published figure set on one line, e.g. ``megc2019/smic megc2019-3 loso: UF1 0.680 ...``."""
+    figures = ", ".join(f"{name} {getattr(row, name.lower()):.3f}" for name in ("UF1", "UAR", "accuracy")
+                        if getattr(row, name.lower()) is not None)
+    where = row.dataset + (f"/{row.part}" if row.part else "")
+    return f"{where} {row.class_set} {row.protocol}: {figures} ({row.variant}; epoch: {row.selection})"
+
+
+def _plain(value):
+    """JSON form of registry values that are not JSON types: dataclasses, callables, others."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return value.describe() if hasattr(value, "describe") else asdict(value)
+    if callable(value):
+        return f"{value.__module__}.{value.__qualname__}"
+    return str(value)
+
+
+def entry_json(kind: str, entry) -> dict:
+    """What ``zoo info --json`` prints for one entry. A model's ``num_parameters`` is for its
+    meta ``default_classes`` (5 if it registered none)."""
+    out = {"name": entry.name, "kind": kind[:-1] if kind.endswith("s") else kind, "summary": entry.summary,
+           "citation": entry.citation, "defaults": dict(entry.defaults)}
+    if kind != "models":
+        return {**out, "meta": dict(entry.meta)}
+    from zoo.models import count_parameters, create_model, model_options
+
+    classes = entry.meta.get("default_classes", 5)
+    model = create_model(entry.name, classes)
+    return {
+        **out,
+        "default_sources": dict(entry.meta.get("default_sources", {})),
+        "options": model_options(entry.name),
+        "num_classes": classes,
+        "num_parameters": count_parameters(model),
+        "inputs": model.inputs.describe(),
+        "reported": [row.to_dict() for row in entry.meta.get("reported", ())],
+    }
 
 
 def describe(kind: str, entry) -> dict[str, str]:
@@ -58,12 +111,13 @@ def describe(kind: str, entry) -> dict[str, str]:
     if kind == "models":
         from zoo.models import count_parameters, create_model, forward_flops, model_options
 
-        model = create_model(entry.name, 5)
-        size = entry.defaults.get("input_size", 112)
+        classes = entry.meta.get("default_classes", 5)
+        model = create_model(entry.name, classes)
+        size = model.inputs.size or entry.defaults.get("input_size", 112)
         return {"options": str(model_options(entry.name)),
-                "parameters (5 classes)": f"{count_parameters(model):,}",
+                f"parameters ({classes} classes)": f"{count_parameters(model):,}",
                 f"FLOPs per clip ({size} px)": f"{forward_flops(model, size) / 1e9:.2f} G",
-                "inputs": ", ".join(model.inputs.keys)}
+                "inputs": ", ".join(f"{k}={v}" for k, v in model.inputs.describe().items() if v)}
     if kind == "classes":
         cs = entry.obj
         return {"classes": ", ".join(cs.classes), "excluded labels": ", ".join(cs.excluded),

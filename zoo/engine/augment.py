@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from registry.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class AugmentConfig:
@@ -23,6 +25,22 @@ class AugmentConfig:
     @property
     def active(self) -> bool:
         return self.flip or self.rotate_deg > 0 or self.crop_pad > 0
+
+
+# The named settings of the ``augment`` hyper-parameter (model defaults, dataset budget,
+# ``zoo bench --augment``). "none" is for models published without augmentation (STSTNet,
+# OFF-ApexNet) and for inputs it would corrupt (min-max-scaled released flow).
+AUGMENTATIONS = {
+    "flip-rotate-crop": AugmentConfig(),
+    "none": AugmentConfig(flip=False, rotate_deg=0.0, crop_pad=0.0),
+}
+
+
+def augmentation(name: str) -> AugmentConfig:
+    try:
+        return AUGMENTATIONS[name]
+    except KeyError:
+        raise ConfigError(f"--augment must be one of {', '.join(AUGMENTATIONS)}, not '{name}'") from None
 
 
 VECTOR_KEYS = ("flow",)

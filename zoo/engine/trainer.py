@@ -24,7 +24,8 @@ from zoo.engine.augment import AugmentConfig, augment
 
 IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
-IMAGE_KEYS = ("onset", "apex")
+IMAGE_KEYS = ("onset", "apex", "offset")
+MOTION_KEYS = ("flow", "magnitude", "strain")  # zero means no motion; scaled, never shifted
 SELECTION_RULES = {
     "last": "model of the last epoch (fixed budget)",
     "val": "best epoch by UF1 on validation subjects drawn from the training subjects",
@@ -97,26 +98,53 @@ class FoldOutcome:
     seconds: float
 
 
+def minmax(value: torch.Tensor) -> torch.Tensor:
+    """Each channel of each sample scaled to [0, 1] (a constant channel becomes 0)."""
+    flat = value.flatten(2)
+    low, high = flat.amin(dim=2)[..., None, None], flat.amax(dim=2)[..., None, None]
+    return (value - low) / (high - low).clamp_min(1e-6)
+
+
 class InputNormalizer:
-    """Frames: ImageNet mean/std (fixed constants). Flow: divided by its RMS over the training
-    subjects, keeping zero motion at zero and the vectors' directions intact."""
+    """Turns cached tensors into model inputs as the model's ``InputSpec.scaling`` says.
 
-    def __init__(self, train: FoldData):
-        flow = train.inputs.get("flow")
-        self.flow_scale = (
-            float(flow.float().pow(2).mean().sqrt().clamp_min(1e-6)) if flow is not None else 1.0
-        )
+    ``standard``: frames by ImageNet mean/std (fixed constants); flow, magnitude and strain
+    each divided by its RMS over the training subjects, keeping zero motion at zero and flow
+    vectors' directions intact; the grey difference ``diff`` (already in [-1, 1]) as is.
+    ``minmax``: each channel of each clip scaled to [0, 1], as STSTNet's released inputs.
+    Done per batch here, not in the cache, so one cache serves every model whatever its
+    scaling; and min-max scaling comes after augmentation, because a mirror negates u,
+    which is not a mirror of min-max-scaled u.
+    """
 
-    def __call__(self, inputs: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    def __init__(self, train: FoldData, scaling: str = "standard"):
+        self.scaling = scaling
+        self.scales = {
+            key: float(train.inputs[key].float().pow(2).mean().sqrt().clamp_min(1e-6))
+            for key in MOTION_KEYS
+            if key in train.inputs
+        }
+
+    def __call__(
+        self,
+        inputs: dict[str, torch.Tensor],
+        device: torch.device,
+        transform: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]] | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """Scaled ``inputs`` on ``device``; ``transform`` (augmentation) is applied to them."""
+        transform = transform or (lambda batch: batch)
+        if self.scaling == "minmax":
+            moved = transform({k: v.to(device).float() for k, v in inputs.items()})
+            return {k: minmax(v) for k, v in moved.items()}
         out = {}
         for key, value in inputs.items():
-            value = value.to(device)
+            value = value.to(device).float()
             if key in IMAGE_KEYS:
-                value = (value.float() / 255 - IMAGENET_MEAN.to(device)) / IMAGENET_STD.to(device)
-            elif key == "flow":
-                value = value.float() / self.flow_scale
+                value = (value / 255 - IMAGENET_MEAN.to(device)) / IMAGENET_STD.to(device)
+            elif key in MOTION_KEYS:
+                value = value / self.scales.get(key, 1.0)
             out[key] = value
-        return out
+        return transform(out)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -188,9 +216,9 @@ def fit_predict(
     if cfg.selection == "val":
         fit_rows, val_rows = split_validation(train, cfg.val_fraction, cfg.seed)
         train, validation = train.subset(fit_rows), train.subset(val_rows)
-    normalize = InputNormalizer(train)
     model = build().to(device)
     keys = model.inputs.keys
+    normalize = InputNormalizer(train, model.inputs.scaling)
     optimizer = (
         torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         if cfg.optimizer == "adamw"
@@ -213,8 +241,11 @@ def fit_predict(
             rows = order[start : start + cfg.batch_size]
             if len(rows) < 2:  # batch norm cannot train on a single sample
                 continue
-            batch = normalize({k: train.inputs[k][rows] for k in keys}, device)
-            batch = augment(batch, cfg.augment, generator)
+            batch = normalize(
+                {k: train.inputs[k][rows] for k in keys},
+                device,
+                lambda inputs: augment(inputs, cfg.augment, generator),
+            )
             labels = train.labels[rows].to(device)
             with autocast(device, cfg.amp):
                 logits = model(**batch)
