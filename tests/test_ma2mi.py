@@ -69,7 +69,8 @@ def test_round_trip_into_miacnet(corpus, tmp_path):
     tensors = read_tensors(path)
     assert len(report.loaded) == len(tensors) and not report.missing
     assert torch.equal(
-        model.state_dict()["action.trunk.net.conv1.0.weight"], tensors["action.trunk.net.conv1.0.weight"]
+        model.state_dict()["action.trunk.net.conv_act.0.weight"],
+        tensors["action.trunk.net.conv_act.0.weight"],
     )
 
 
@@ -78,7 +79,7 @@ def test_mismatched_checkpoint_lists_keys_unless_partial(corpus, tmp_path):
     wider = create_model("miacnet", 5, width=8)
     with pytest.raises(CheckpointError) as error:
         load_pretrained(wider, path)
-    assert "action.trunk.net.conv1.0.weight (2, 3, 3, 3) vs (4, 3, 3, 3)" in str(error.value)
+    assert "action.trunk.net.conv_act.0.weight (11, 3, 3, 3) vs (22, 3, 3, 3)" in str(error.value)
     no_position = create_model("miacnet", 5, width=4, position=False)
     with pytest.raises(CheckpointError, match=r"not in the model \(29\): position\.blocks"):
         load_pretrained(no_position, path)

@@ -15,7 +15,6 @@ from registry import MODELS
 from registry.errors import CheckpointError, ConfigError
 from zoo.cli import app
 from zoo.models import count_parameters, create_model, forward_flops
-from zoo.models.miacnet import PAPER_TRUNK_PARAMETERS
 
 
 def pair(size: int, batch: int = 2) -> dict[str, torch.Tensor]:
@@ -33,13 +32,20 @@ def test_maps_and_logits_at_112_and_224(size, grid):
 
 def test_paper_size_parameters_and_flops():
     model = create_model("miacnet", 5)
-    entry = MODELS.get("miacnet")
-    assert count_parameters(model) == entry.meta["parameters_5_classes"] == 15_718_021
-    # the spec's ~9.4 M MMNet trunk vs ours: a full ResNet-18 stage layout plus a 2-block ViT
-    assert count_parameters(model.action) == 11_283_584 and count_parameters(model.position) == 4_308_992
-    assert entry.meta["paper_trunk_parameters"] == PAPER_TRUNK_PARAMETERS
-    assert forward_flops(model, 224) == 8_377_065_152
-    assert forward_flops(create_model("miacnet", 5, width=16), 112) == 132_407_216
+    assert count_parameters(model) == MODELS.get("miacnet").meta["parameters_5_classes"] == 9_062_521
+    # MMNet's trunk and PC module (tests/test_mmnet.py), a head on the 7x7-pooled map
+    assert count_parameters(model.action) == 2_528_884 and count_parameters(model.position) == 6_408_192
+    assert count_parameters(model.head) == 512 * 49 * 5 + 5
+    # FLOPs: the same in torch 2.14 and 2.15 since attention is computed explicitly (test_mmnet.py)
+    assert forward_flops(model, 224) == 14_422_605_904
+    small = create_model("miacnet", 5, width=16)
+    assert count_parameters(small) == 613_966 and forward_flops(small, 112) == 231_171_220
+
+
+def test_resnet18_cbam_is_the_former_trunk():
+    model = create_model("miacnet", 5, backbone="resnet18_cbam")
+    assert count_parameters(model.action) == 11_283_584  # as pinned before mmnet_ca became the default
+    assert model.features(**pair(112))["action"].shape == (2, 512, 7, 7)
 
 
 def test_registered_defaults_are_the_papers_recipe():
@@ -150,8 +156,8 @@ def test_attention_maps_are_unit_range_heat_maps():
 def test_info_prints_parameters_and_flops():
     result = CliRunner().invoke(app, ["info", "miacnet"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
-    assert "15,718,021" in result.output and "FLOPs per clip (224 px)" in result.output
-    assert "8.38 G" in result.output
+    assert "9,062,521" in result.output and "FLOPs per clip (224 px)" in result.output
+    assert "14.42 G" in result.output
 
 
 def test_bench_cli_records_switches(tmp_path):

@@ -1,9 +1,11 @@
 """Backbones: any timm model by name, plus MER-specific trunks registered in this package.
 
 ``create_backbone`` is the one front door: a name registered in ``registry.BACKBONES`` wins,
-otherwise the name goes to ``timm.create_model``. Pretrained weights are never downloaded
-here (nothing may be fetched at run time); initialisation from weights goes through
-checkpoints.
+otherwise the name goes to ``timm.create_model``. A registered trunk is built as
+``builder(width=...)`` and returns a module whose forward maps an image to a feature map at
+stride 16 with ``num_features`` channels (``mmnet_ca``, ``resnet18_cbam``). Pretrained weights
+are never downloaded here (nothing may be fetched at run time); initialisation from weights
+goes through checkpoints.
 """
 
 from __future__ import annotations

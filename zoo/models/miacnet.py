@@ -1,20 +1,21 @@
 """MIACNet: facial position features from the onset frame tell facial action features where to look.
 
 Our reading of Li, Niu, Zhao (arXiv 2405.16451), following the authors' MMNet conventions
-(see ``/work/shared/spec/miacnet-ma2mi.md`` and ``docs/miacnet.md``):
+(``docs/miacnet.md`` says what the paper gives and what we chose):
 
 - action branch: a CNN trunk at output stride 16 on the onset->apex change, either the pixel
   difference ``apex - onset`` (``diff="pixel"``, MMNet parity) or the difference of the trunk's
   features of both frames (``diff="feature"``);
-- position branch: the onset frame shrunk to the action map's grid (14x14 at 224 px, 7x7 at
-  112 px), one token per cell, a small ViT, reshaped to the action map's shape;
+- position branch: MMNet's position calibration module (``zoo.backbones.mmnet``) on the onset
+  frame shrunk to the action map's grid (14x14 at 224 px, 7x7 at 112 px), as wide as the action
+  map;
 - fusion: ``sum`` (MMNet), ``gate`` (the position map gates the action map spatially) or
   ``concat``; then flatten, dropout, linear.
 
-The default trunk ``mmnet_trunk`` is a ResNet-18 layout with CBAM attention in every block
-(timm's ResNet with ``attn_layer="cbam"``) whose last stage is dilated instead of strided, so
-it ends at stride 16 as MMNet does; ``width`` scales its channels (64: paper size). Any other
-timm CNN name that supports ``features_only`` and ``output_stride=16`` also works.
+The default trunk is MMNet's own (backbone ``mmnet_ca``, shared with the ``mmnet`` model);
+``width`` scales its channels (64: paper size, 16: a quarter of them). ``backbone=resnet18_cbam``
+is the ResNet-18 + CBAM trunk MIACNet first used; any timm CNN name that supports
+``features_only`` and ``output_stride=16`` also works.
 """
 
 from __future__ import annotations
@@ -24,13 +25,12 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from timm.models.resnet import BasicBlock, ResNet
-from timm.models.vision_transformer import Block
 
 from benchmarks.records import InputSpec
-from registry import MODELS
+from registry import BACKBONES, MODELS
 from registry.errors import ConfigError
 from zoo.backbones import create_backbone
+from zoo.backbones.mmnet import PositionCalibration
 
 CITATION = (
     "Li, H., Niu, X., Zhao, Y. From Macro to Micro: Boosting micro-expression recognition via "
@@ -50,47 +50,28 @@ DEFAULTS = {
     "lr_decay_epochs": 50,
     "input_size": 224,
 }
-TRUNK = "mmnet_trunk"
-POSITION_GRID = 14  # the position embedding's native grid (224 px / 16); resized for other sizes
+TRUNK = "mmnet_ca"
 FUSIONS = ("sum", "gate", "concat")
 DIFFS = ("pixel", "feature")
 INITS = ("scratch", "imagenet", "ma2mi")
-# Parameters of the default 5-class MIACNet; the spec's "about 9.4 M" is MMNet's trunk as
-# the paper reports it; ours has a full ResNet-18 stage layout plus the ViT (tested).
-PAPER_TRUNK_PARAMETERS = 9_400_000
-
-
-def mmnet_trunk(width: int = 64) -> ResNet:
-    """ResNet-18 layout with CBAM in every block, dilated last stage: stride 16, ``8*width`` maps.
-
-    The stem is three 3x3 convolutions ending at ``width`` channels (ResNet-D's deep stem; MMNet
-    uses a 3x3 stem too), so the whole trunk, stem included, scales with ``width``."""
-    return ResNet(
-        BasicBlock,
-        [2, 2, 2, 2],
-        channels=(width, 2 * width, 4 * width, 8 * width),
-        stem_type="deep",
-        stem_width=width // 2,
-        output_stride=16,
-        num_classes=0,
-        global_pool="",
-        block_args={"attn_layer": "cbam"},
-    )
 
 
 class Trunk(nn.Module):
-    """A CNN image -> feature map at stride 16 (``channels`` maps)."""
+    """A CNN image -> feature map at stride 16 (``channels`` maps): a registered MER trunk
+    scaled by ``width``, or a timm CNN truncated at stride 16."""
 
     def __init__(self, backbone: str, width: int):
         super().__init__()
-        if backbone == TRUNK:
-            self.net, self.channels, self.is_timm = mmnet_trunk(width), 8 * width, False
-        else:
+        self.is_timm = backbone not in BACKBONES
+        if self.is_timm:
             self.net = create_backbone(backbone, features_only=True, output_stride=16, out_indices=(-1,))
-            self.channels, self.is_timm = self.net.feature_info.channels()[-1], True
+            self.channels = self.net.feature_info.channels()[-1]
+        else:
+            self.net = create_backbone(backbone, width=width)
+            self.channels = self.net.num_features
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)[-1] if self.is_timm else self.net.forward_features(x)
+        return self.net(x)[-1] if self.is_timm else self.net(x)
 
 
 class ActionBranch(nn.Module):
@@ -113,26 +94,11 @@ class ActionBranch(nn.Module):
         return second - first
 
 
-class PositionBranch(nn.Module):
-    """Where things are on the face: the onset frame at the action map's grid, one token per
-    cell (patch size 1), through a small ViT; returns a map shaped like the action map."""
-
-    def __init__(self, dim: int, depth: int, heads: int):
-        super().__init__()
-        if dim % heads:
-            raise ConfigError(f"position branch: width {dim} is not divisible by {heads} heads")
-        self.embed = nn.Conv2d(3, dim, kernel_size=1)
-        self.pos = nn.Parameter(torch.zeros(1, dim, POSITION_GRID, POSITION_GRID))
-        nn.init.trunc_normal_(self.pos, std=0.02)
-        self.blocks = nn.Sequential(*[Block(dim, heads, mlp_ratio=2.0, qkv_bias=True) for _ in range(depth)])
-        self.norm = nn.LayerNorm(dim)
-
-    def forward(self, onset: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
-        small = F.interpolate(onset, size=grid, mode="bilinear", antialias=True, align_corners=False)
-        pos = F.interpolate(self.pos, size=grid, mode="bicubic", align_corners=False)
-        tokens = (self.embed(small) + pos).flatten(2).transpose(1, 2)
-        tokens = self.norm(self.blocks(tokens))
-        return tokens.transpose(1, 2).reshape(onset.shape[0], -1, *grid)
+def position_branch(dim: int) -> PositionCalibration:
+    """Where things are on the face: MMNet's PC module (2 blocks, 4 heads, MLP ratio 4) as wide
+    as the action map. Unlike MMNet, the onset is shrunk with antialiasing: at the action grid
+    (7x7 at 112 px) plain bilinear sampling would read 4 of every 256 pixels."""
+    return PositionCalibration(dim, depth=2, heads=4, mlp_ratio=4.0, antialias=True)
 
 
 class MIACNet(nn.Module):
@@ -148,8 +114,6 @@ class MIACNet(nn.Module):
         diff: str = "pixel",
         position: bool = True,
         fusion: str = "sum",
-        vit_depth: int = 2,
-        vit_heads: int = 4,
         grid: int = 7,
         drop_rate: float = 0.5,
     ):
@@ -161,7 +125,7 @@ class MIACNet(nn.Module):
             raise ConfigError(f"miacnet option width={width}: use at least 4")
         self.action = ActionBranch(backbone, width, diff)
         dim = self.action.channels
-        self.position = PositionBranch(dim, vit_depth, vit_heads) if position else None
+        self.position = position_branch(dim) if position else None
         self.fusion = fusion if position else "none"
         self.gate = nn.Conv2d(dim, 1, kernel_size=1) if self.fusion == "gate" else None
         # MMNet flattens its 14x14 map; pooling to a fixed grid first lets one model serve
@@ -223,9 +187,9 @@ def init_from_imagenet(model: MIACNet, backbone: str, weights: str) -> None:
             "at run time); save the timm state dict of backbone "
             f"'{backbone}' as safetensors and pass --opt weights=PATH"
         )
-    if backbone == TRUNK:
+    if backbone in BACKBONES:
         raise ConfigError(
-            f"miacnet init=imagenet: the built-in '{TRUNK}' has no ImageNet weights; "
+            f"miacnet init=imagenet: the MER trunk '{backbone}' has no ImageNet weights; "
             "choose a timm backbone with --opt backbone=NAME (e.g. resnet18)"
         )
     load_weights(model.action.trunk.net, Path(weights), ignore_unused=True)
@@ -270,8 +234,7 @@ PRETRAINED_OPTIONS = {"init": "ma2mi"}
     "miacnet",
     citation=CITATION,
     defaults=DEFAULTS,
-    paper_trunk_parameters=PAPER_TRUNK_PARAMETERS,
-    parameters_5_classes=15_718_021,
+    parameters_5_classes=9_062_521,
     pretrained_options=PRETRAINED_OPTIONS,
 )
 def miacnet(

@@ -39,11 +39,12 @@ from benchmarks.preprocess import read_rgb, resized
 from benchmarks.records import DatasetIndex
 from registry import CHECKPOINTS, MACRO, PRETRAINERS
 from registry.errors import ConfigError, DataError
+from zoo.backbones.mmnet import PositionCalibration
 from zoo.engine.augment import AugmentConfig, augment
 from zoo.engine.trainer import IMAGENET_MEAN, IMAGENET_STD
 from zoo.models import create_model
 from zoo.models import model_options as resolve_options
-from zoo.models.miacnet import MIACNet, PositionBranch
+from zoo.models.miacnet import MIACNet, position_branch
 from zoo.pretrain.weights import checkpoint_meta, read_tensors, save_checkpoint
 
 CITATION = (
@@ -108,7 +109,7 @@ class MA2MI(nn.Module):
         self.net = net
         dim = net.action.channels
         # E: the position branch (then pre-trained too), or a private one for position=off
-        self.own_encoder = PositionBranch(dim, 2, 4) if net.position is None else None
+        self.own_encoder = position_branch(dim) if net.position is None else None
         self.target = copy.deepcopy(self.encoder).requires_grad_(False)
         self.squeeze = nn.Conv2d(dim, bottleneck, kernel_size=1)
         self.decoder = nn.Sequential(_conv(dim + bottleneck, dim), nn.Conv2d(dim, dim, 3, padding=1))
@@ -123,7 +124,7 @@ class MA2MI(nn.Module):
         )
 
     @property
-    def encoder(self) -> PositionBranch:
+    def encoder(self) -> PositionCalibration:
         return self.net.position if self.net.position is not None else self.own_encoder
 
     def losses(self, first: torch.Tensor, second: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
