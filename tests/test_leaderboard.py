@@ -6,6 +6,7 @@ after an intended change of the output, regenerate them with
 ``ZOO_UPDATE_GOLDEN=1 pytest tests/test_leaderboard.py -k golden`` and review the diff.
 """
 
+import dataclasses
 import json
 import os
 import re
@@ -21,6 +22,7 @@ from leaderboard.render import csv_text, markdown
 from leaderboard.site import index_html, overview_file, write_site
 from leaderboard.store import write_result
 from leaderboard.table import build_tables, registered_models
+from registry.reported import Reported
 from zoo.cli import main
 
 GOLDEN = Path(__file__).parent / "golden" / "leaderboard"
@@ -83,6 +85,23 @@ def test_the_committed_site_is_what_the_published_results_make():
         )
     shown = re.findall(r'src="(plots/[^"]+)"', pages["index.html"])
     assert len(shown) == 1 + 2 * 6 and all((site / plot).is_file() for plot in shown)
+
+
+def test_published_figures_come_from_the_model_registry(monkeypatch):
+    from registry import MODELS
+
+    entry = MODELS.get("flow_resnet18")
+    figure = Reported(
+        "synth", "casme2-5", "loso", "a test figure", uf1=0.8, uar=0.9, selection="test-subject-best"
+    )
+    reported = dataclasses.replace(entry, meta={**entry.meta, "reported": (figure,)})
+    monkeypatch.setitem(MODELS._entries, "flow_resnet18", reported)
+    (table,) = build_tables(load_runs([PUBLISHED]).runs, registered_models())
+    (row,) = [row for row in table.rows if row.model == "flow_resnet18"]
+    assert row.published == [figure] and row.recipe == ["epochs 15 (recipe 30)"]
+    assert row.delta(figure, "uf1") == pytest.approx(0.8647182089805041 - 0.8)
+    line = next(line for line in markdown([table], PUBLISHED).splitlines() if line.startswith("| flow"))
+    assert "| 0.865 ± 0.000 | 0.800† | +0.065† | 0.836 ± 0.000 | 0.900† | -0.064† |" in line
 
 
 def tamper_uf1(path: Path) -> tuple[str, str]:
