@@ -7,7 +7,7 @@ reference code leaves a class without any true sample out of the mean.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -70,4 +70,21 @@ def summarize(y_true: Sequence[int], y_pred: Sequence[int], classes: Sequence[st
                 classes, per_class_f1(matrix), per_class_recall(matrix), matrix.sum(1)
             )
         },
+    }
+
+
+def part_metrics(
+    samples: Iterable[dict], part_of: Callable[[str], str] | None, classes: Sequence[str]
+) -> dict[str, dict] | None:
+    """:func:`summarize` of each part of a composite dataset (MEGC 2019 reports SMIC, CASME II
+    and SAMM next to the composite), from samples with ``clip``, ``label`` and ``prediction``;
+    ``None`` for a single dataset."""
+    if part_of is None:
+        return None
+    parts: dict[str, list[dict]] = {}
+    for sample in samples:
+        parts.setdefault(part_of(sample["clip"]), []).append(sample)
+    return {
+        part: summarize([s["label"] for s in group], [s["prediction"] for s in group], classes)
+        for part, group in parts.items()
     }

@@ -8,8 +8,6 @@ interrupted run resumes where it stopped.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import platform
 import subprocess
 import time
@@ -23,7 +21,7 @@ import torch
 
 from benchmarks.datasets import class_set_for, locate
 from benchmarks.files import cache_home
-from benchmarks.metrics import summarize
+from benchmarks.metrics import part_metrics, summarize
 from benchmarks.preprocess import PreprocessConfig, check_inputs, prepare, provided_inputs
 from benchmarks.protocols import Fold
 from benchmarks.records import ClassSet, DatasetIndex
@@ -218,22 +216,17 @@ def select_samples(index: DatasetIndex, class_set: ClassSet) -> tuple[list[str],
 
 
 def run_id_of(plan: BenchPlan, fingerprint: str, pretraining: dict | None = None) -> str:
-    hyperparameters = dict(plan.hyperparameters)
-    if hyperparameters["augment"] == FALLBACKS["augment"]:
-        del hyperparameters["augment"]  # so run ids from before augment was a setting stay as they were
-    identity = {
-        "model": plan.spec.model,
-        "options": plan.options,
-        "dataset": plan.spec.dataset,
-        "fingerprint": fingerprint,
-        "class_set": plan.class_set.name,
-        "protocol": plan.spec.protocol,
-        "seed": plan.spec.seed,
-        "hyperparameters": hyperparameters,
-    }
-    if pretraining:  # only then, so run ids of runs without pre-training stay as they were
-        identity["pretraining"] = {k: pretraining[k] for k in ("sha256", "load")}
-    return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    return store.run_id(
+        plan.spec.model,
+        plan.options,
+        plan.spec.dataset,
+        fingerprint,
+        plan.class_set.name,
+        plan.spec.protocol,
+        plan.spec.seed,
+        plan.hyperparameters,
+        pretraining,
+    )
 
 
 def run_fold(job: FoldJob, on_epoch: Callable[[int, float], None] | None = None) -> FoldOutcome:
@@ -294,7 +287,7 @@ def run_benchmark(plan: BenchPlan, reporter: Reporter | None = None) -> Path:
                 spec.allow_partial,
             )
             outcome = run_fold(job, lambda e, loss: reporter.epoch_finished(fold, e, loss))
-            record = fold_record(fold, keys, labels, outcome, plan.class_set)
+            record = fold_record(fold, keys, labels, subjects, outcome, plan.class_set)
             store.write_fold(out, run_id, fold.name, record)
             reporter.fold_finished(fold, record, reused=False)
         else:
@@ -339,7 +332,11 @@ def run_benchmark(plan: BenchPlan, reporter: Reporter | None = None) -> Path:
         },
         "environment": environment(),
         "metrics": summarize(y_true, y_pred, plan.class_set.classes),
-        "part_metrics": part_metrics(records, DATASETS.get(spec.dataset).meta.get("part_of"), plan.class_set),
+        "part_metrics": part_metrics(
+            [s for r in records for s in r["samples"]],
+            DATASETS.get(spec.dataset).meta.get("part_of"),
+            plan.class_set.classes,
+        ),
         "folds": records,
     }
     path = store.write_result(out, result)
@@ -348,7 +345,12 @@ def run_benchmark(plan: BenchPlan, reporter: Reporter | None = None) -> Path:
 
 
 def fold_record(
-    fold: Fold, keys: list[str], labels: list[int], outcome: FoldOutcome, class_set: ClassSet
+    fold: Fold,
+    keys: list[str],
+    labels: list[int],
+    subjects: list[str],
+    outcome: FoldOutcome,
+    class_set: ClassSet,
 ) -> dict:
     samples = [
         {"clip": keys[i], "label": labels[i], "prediction": p, "probabilities": probs}
@@ -358,28 +360,13 @@ def fold_record(
     return {
         "name": fold.name,
         "test_subjects": list(fold.test_subjects),
+        "train_subjects": sorted({subjects[i] for i in fold.train}),
         "num_train": len(fold.train),
         "samples": samples,
         "metrics": {k: summary[k] for k in ("accuracy", "uf1", "uar")},
         "selected_epoch": outcome.selected_epoch,
         "losses": outcome.losses,
         "seconds": outcome.seconds,
-    }
-
-
-def part_metrics(
-    records: list[dict], part_of: Callable[[str], str] | None, class_set: ClassSet
-) -> dict[str, dict] | None:
-    """Metrics of each part of a composite dataset (MEGC 2019 reports SMIC, CASME II and SAMM
-    next to the composite); ``None`` for a single dataset."""
-    if part_of is None:
-        return None
-    parts: dict[str, list[dict]] = {}
-    for sample in (s for r in records for s in r["samples"]):
-        parts.setdefault(part_of(sample["clip"]), []).append(sample)
-    return {
-        part: summarize([s["label"] for s in samples], [s["prediction"] for s in samples], class_set.classes)
-        for part, samples in parts.items()
     }
 
 

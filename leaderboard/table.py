@@ -1,68 +1,252 @@
-"""Leaderboard tables: pure functions of the result files.
+"""Leaderboard rows: pure functions of checked runs and the models' registered facts.
 
-Runs that differ only in their seed form one row (mean and standard deviation over seeds);
-anything else that changes the number (options, pre-training, class set, protocol, budget)
-makes a separate row, so two protocol versions are never mixed.
+A benchmark is dataset x class set x protocol, and each part of a composite dataset (MEGC
+2019's SMIC, CASME II and SAMM) is a benchmark of its own beside the composite. Runs that
+differ only in their seed form one row (mean and standard deviation over seeds); anything
+else that changes the number (options, pre-training, hyper-parameters, data) makes a
+separate row, so two protocol versions are never mixed. Published figures registered with a
+model (:class:`registry.reported.Reported`) sit beside its reproduced row, or form a
+published-only row where no run reproduces them.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping
 
-import pandas as pd
+import numpy as np
 
-from leaderboard.store import iter_results
+from leaderboard.check import Run
+from leaderboard.store import result_run_id
+from registry.reported import Reported
 
-ROW_KEYS = ["dataset", "classes", "protocol", "model", "variant", "pretraining", "budget"]
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """What the registry knows of a model: option defaults, training recipe, published figures."""
+
+    options: Mapping[str, Any]
+    recipe: Mapping[str, Any]
+    reported: tuple[Reported, ...] = ()
 
 
-def variant_of(result: dict) -> str:
-    """Model options that differ from the model's registered defaults."""
+def registered_models() -> dict[str, ModelFacts]:
+    """Facts of every registered model (its entry's ``defaults`` are its published recipe)."""
+    from registry import MODELS
     from zoo.models import model_options
 
-    try:
-        defaults = model_options(result["model"]["name"])
-    except Exception:  # a model no longer registered: show every option
-        defaults = {}
+    return {
+        name: ModelFacts(
+            model_options(name),
+            dict(MODELS.get(name).defaults),
+            tuple(MODELS.get(name).meta.get("reported", ())),
+        )
+        for name in MODELS.names()
+    }
+
+
+def slug(text: str) -> str:
+    """``text`` safe as a file name and an HTML id."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """Dataset x class set x protocol, and the part of a composite (``None``: the whole set)."""
+
+    dataset: str
+    class_set: str
+    protocol: str
+    part: str | None = None
+
+    @property
+    def title(self) -> str:
+        title = f"{self.dataset} · {self.class_set} · {self.protocol}"
+        return f"{title} · {self.part} part" if self.part else title
+
+    @property
+    def slug(self) -> str:
+        return slug("-".join(filter(None, (self.dataset, self.class_set, self.protocol, self.part))))
+
+    def holds(self, reported: Reported) -> bool:
+        return (reported.dataset, reported.class_set, reported.protocol, reported.part) == (
+            self.dataset,
+            self.class_set,
+            self.protocol,
+            self.part,
+        )
+
+    def order(self) -> tuple:
+        """The composite first, then its parts."""
+        return (self.dataset, self.class_set, self.protocol, self.part or "")
+
+
+@dataclass
+class Row:
+    """One configuration on one benchmark: its seeds' runs and the model's published figures."""
+
+    benchmark: Benchmark
+    model: str
+    variant: str
+    pretraining: str
+    recipe: list[str] | None  # departures from the model's published recipe; None: no recipe known
+    config: str
+    runs: list[Run] = field(default_factory=list)
+    metrics: list[dict] = field(default_factory=list)  # per run, recomputed, for this benchmark's part
+    published: list[Reported] = field(default_factory=list)
+
+    @property
+    def reproduced(self) -> bool:
+        return bool(self.runs)
+
+    @property
+    def seeds(self) -> list[int]:
+        return [run.result["seed"] for run in self.runs]
+
+    def values(self, key: str) -> list[float]:
+        return [m[key] for m in self.metrics]
+
+    def mean(self, key: str) -> float | None:
+        return float(np.mean(self.values(key))) if self.metrics else None
+
+    def std(self, key: str) -> float | None:
+        return float(np.std(self.values(key))) if self.metrics else None
+
+    def delta(self, reported: Reported, key: str) -> float | None:
+        """Reproduced mean minus the published figure (``None`` where either is missing)."""
+        mine, theirs = self.mean(key), getattr(reported, key)
+        return None if mine is None or theirs is None or math.isnan(mine) else mine - theirs
+
+    @property
+    def classes(self) -> list[str]:
+        return self.runs[0].result["dataset"]["classes"] if self.runs else []
+
+    @property
+    def confusion(self) -> np.ndarray:
+        """Counts ``[true, predicted]`` summed over seeds."""
+        return np.sum([np.asarray(m["confusion"]) for m in self.metrics], axis=0)
+
+    @property
+    def recall(self) -> np.ndarray:
+        """Per-class recall, one row per seed."""
+        return np.array([[m["per_class"][c]["recall"] for c in self.classes] for m in self.metrics])
+
+    @property
+    def num_parameters(self) -> int | None:
+        return self.runs[0].result["model"].get("num_parameters") if self.runs else None
+
+    @property
+    def train_seconds(self) -> float | None:
+        """Mean over seeds of the summed fold times (training and prediction)."""
+        times = [[f.get("seconds") for f in run.result["folds"]] for run in self.runs]
+        times = [sum(t) for t in times if t and None not in t]
+        return float(np.mean(times)) if times else None
+
+    @property
+    def date(self) -> str:
+        return max((run.result["created"][:10] for run in self.runs), default="")
+
+    @property
+    def subjects_unchecked(self) -> int:
+        return sum(not run.subjects_recorded for run in self.runs)
+
+
+@dataclass
+class Table:
+    benchmark: Benchmark
+    rows: list[Row]
+
+    @property
+    def published(self) -> list[tuple[str, Reported]]:
+        """(model, figure set) of every published figure set shown, each once."""
+        pairs = [(row.model, reported) for row in self.rows for reported in row.published]
+        return list(dict.fromkeys(pairs))
+
+
+def variant_of(result: dict, facts: ModelFacts | None) -> str:
+    """Model options that differ from the model's registered defaults (all of them when the
+    model is not registered)."""
+    defaults = facts.options if facts else {}
     changed = {k: v for k, v in result["model"]["options"].items() if defaults.get(k, object()) != v}
     return ",".join(f"{k}={v}" for k, v in sorted(changed.items())) or "default"
 
 
-def flatten(result: dict) -> dict:
+def recipe_of(result: dict, facts: ModelFacts | None) -> list[str] | None:
+    """How the run's hyper-parameters depart from the model's published recipe."""
+    if facts is None:
+        return None
     hyper = result["hyperparameters"]
-    pretraining = result.get("pretraining") or {}
-    return {
-        "dataset": result["dataset"]["name"],
-        "classes": result["dataset"]["class_set"],
-        "protocol": result["protocol"]["name"],
-        "model": result["model"]["name"],
-        "variant": variant_of(result),
-        "pretraining": pretraining.get("name", "none") if isinstance(pretraining, dict) else str(pretraining),
-        "budget": f"{hyper['epochs']}ep@{hyper['input_size']}px/{hyper['selection']}",
-        "seed": result["seed"],
-        "uf1": result["metrics"]["uf1"],
-        "uar": result["metrics"]["uar"],
-        "accuracy": result["metrics"]["accuracy"],
-        "run_id": result["run_id"],
-    }
+    return [f"{k} {hyper.get(k)} (recipe {v})" for k, v in facts.recipe.items() if hyper.get(k) != v]
 
 
-def leaderboard_rows(results_dir: Path, dataset: str | None = None) -> pd.DataFrame:
-    """One row per configuration: seeds, UF1/UAR/accuracy mean and std, best first."""
-    runs = pd.DataFrame([flatten(r) for r in iter_results(Path(results_dir))])
-    columns = ROW_KEYS + ["seeds", "UF1", "UF1 std", "UAR", "UAR std", "accuracy"]
-    if runs.empty:
-        return pd.DataFrame(columns=columns)
-    if dataset:
-        runs = runs[runs["dataset"] == dataset]
-    runs = runs.drop_duplicates(subset=["run_id"])
-    grouped = runs.groupby(ROW_KEYS, dropna=False)
-    table = grouped.agg(
-        seeds=("seed", "nunique"),
-        UF1=("uf1", "mean"),
-        **{"UF1 std": ("uf1", lambda s: float(s.std(ddof=0)))},
-        UAR=("uar", "mean"),
-        **{"UAR std": ("uar", lambda s: float(s.std(ddof=0)))},
-        accuracy=("accuracy", "mean"),
-    ).reset_index()
-    return table.sort_values(["dataset", "classes", "UF1"], ascending=[True, True, False])[columns]
+def pretraining_of(result: dict) -> str:
+    pretraining = result.get("pretraining")
+    return str(pretraining.get("name", "checkpoint")) if pretraining else "none"
+
+
+def build_tables(
+    runs: list[Run], models: Mapping[str, ModelFacts], dataset: str | None = None
+) -> list[Table]:
+    """Every benchmark's table, rows best UF1 first, published-only rows last."""
+    rows: dict[tuple[Benchmark, str], Row] = {}
+    for run in sorted(runs, key=lambda run: (run.result["seed"], str(run.path))):
+        result = run.result
+        if dataset and result["dataset"]["name"] != dataset:
+            continue
+        facts = models.get(result["model"]["name"])
+        whole = Benchmark(
+            result["dataset"]["name"], result["dataset"]["class_set"], result["protocol"]["name"]
+        )
+        views = [(whole, run.metrics)] + [
+            (Benchmark(whole.dataset, whole.class_set, whole.protocol, part), metrics)
+            for part, metrics in sorted(run.parts.items())
+        ]
+        config = result_run_id(result, seed=0)  # runs that differ only in seed share it
+        for benchmark, metrics in views:
+            row = rows.setdefault(
+                (benchmark, config),
+                Row(
+                    benchmark,
+                    result["model"]["name"],
+                    variant_of(result, facts),
+                    pretraining_of(result),
+                    recipe_of(result, facts),
+                    config,
+                    published=[r for r in (facts.reported if facts else ()) if benchmark.holds(r)],
+                ),
+            )
+            row.runs.append(run)
+            row.metrics.append(metrics)
+    tables: dict[Benchmark, list[Row]] = {}
+    for (benchmark, _), row in rows.items():
+        tables.setdefault(benchmark, []).append(row)
+    for model, facts in sorted(models.items()):  # published figures that no run reproduces
+        for reported in facts.reported:
+            if dataset and reported.dataset != dataset:
+                continue
+            benchmark = Benchmark(reported.dataset, reported.class_set, reported.protocol, reported.part)
+            table = tables.setdefault(benchmark, [])
+            if any(row.model == model and row.reproduced for row in table):
+                continue
+            row = next((r for r in table if r.model == model), None)
+            if row is None:
+                row = Row(benchmark, model, "published only", "", [], "")
+                table.append(row)
+            row.published.append(reported)
+    return [Table(b, sorted(tables[b], key=rank)) for b in sorted(tables, key=Benchmark.order)]
+
+
+def rank(row: Row) -> tuple:
+    """Reproduced rows by UF1 (best first), then published-only rows by their best UF1."""
+    if row.reproduced:
+        uf1 = row.mean("uf1")
+        return (
+            0,
+            -(uf1 if uf1 is not None and not math.isnan(uf1) else -1),
+            row.model,
+            row.variant,
+            row.config,
+        )
+    best = max((r.uf1 for r in row.published if r.uf1 is not None), default=-1)
+    return (1, -best, row.model, "", "")

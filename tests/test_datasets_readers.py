@@ -215,12 +215,13 @@ def test_inspect_cli_json_and_missing_data_message(tmp_path, monkeypatch):
 
 
 def test_composite_results_carry_per_part_metrics():
-    from benchmarks.runner import part_metrics
+    from benchmarks.metrics import part_metrics
 
     samples = [{"clip": "smic-s01/s01_ne_01", "label": 0, "prediction": 0},
                {"clip": "smic-s02/s02_po_01", "label": 1, "prediction": 0},
                {"clip": "casme2-sub01/EP02_01f", "label": 1, "prediction": 1}]
-    parts = part_metrics([{"samples": samples}], part_of, class_set_for("megc2019"))
+    classes = class_set_for("megc2019").classes
+    parts = part_metrics(samples, part_of, classes)
     assert sorted(parts) == ["casme2", "smic"]
     assert parts["smic"]["accuracy"] == 0.5 and parts["casme2"]["accuracy"] == 1.0
-    assert part_metrics([{"samples": samples}], None, class_set_for("megc2019")) is None
+    assert part_metrics(samples, None, classes) is None

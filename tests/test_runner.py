@@ -6,7 +6,7 @@ import pytest
 
 from benchmarks.metrics import unweighted_f1
 from benchmarks.runner import BenchSpec, Reporter, plan_benchmark, run_benchmark
-from leaderboard.store import read_result
+from leaderboard.store import read_result, result_run_id
 from registry.errors import ConfigError, DataError, UnknownNameError, ZooError
 
 FAST = {"epochs": 1, "input_size": 32, "batch_size": 16}
@@ -30,6 +30,8 @@ def test_holdout_run_writes_a_self_describing_result(tmp_path):
     assert {"torch", "timm", "python", "git_revision"} <= set(result["environment"])
     (fold,) = result["folds"]
     assert len(fold["test_subjects"]) == 3
+    assert len(fold["train_subjects"]) == 9 and not set(fold["train_subjects"]) & set(fold["test_subjects"])
+    assert result_run_id(result) == result["run_id"]  # the leaderboard's --check recomputes it so
     samples = fold["samples"]
     assert result["metrics"]["num_samples"] == len(samples)
     assert result["metrics"]["uf1"] == pytest.approx(
