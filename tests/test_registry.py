@@ -4,6 +4,7 @@ import sys
 import pytest
 import torch
 
+from benchmarks.records import PREPARED_CHANNELS
 from registry import CLASS_SETS, DATASETS, KINDS, MODELS, PROTOCOLS, Registry
 from registry.errors import DuplicateNameError, UnknownNameError
 from zoo.backbones import create_backbone
@@ -59,13 +60,10 @@ def test_every_dataset_names_registered_class_sets():
 def test_every_model_runs_forward_and_backward(name):
     """Coverage of the registry: a registered model cannot land untested."""
     model = create_model(name, num_classes=5)
-    size = MODELS.get(name).defaults.get("input_size", 112)
-    inputs = {
-        "onset": torch.randn(2, 3, size, size),
-        "apex": torch.randn(2, 3, size, size),
-        "flow": torch.randn(2, 2, size, size),
-    }
-    logits = model(**{k: inputs[k] for k in model.inputs.keys})
+    size = model.inputs.size or MODELS.get(name).defaults.get("input_size", 112)
+    torch.manual_seed(0)
+    inputs = {key: torch.randn(2, PREPARED_CHANNELS[key], size, size) for key in model.inputs.keys}
+    logits = model(**inputs)
     assert logits.shape == (2, 5)
     logits.sum().backward()
     grads = [p.grad for p in model.parameters() if p.requires_grad]
