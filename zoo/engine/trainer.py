@@ -95,6 +95,9 @@ class FoldOutcome:
     selected_epoch: int
     losses: list[float]
     seconds: float
+    # the weights and input scaling that made the predictions (what --save-weights keeps)
+    weights: dict[str, torch.Tensor] = field(default_factory=dict, repr=False)
+    normalizer: dict[str, float] = field(default_factory=dict)
 
 
 class InputNormalizer:
@@ -106,6 +109,16 @@ class InputNormalizer:
         self.flow_scale = (
             float(flow.float().pow(2).mean().sqrt().clamp_min(1e-6)) if flow is not None else 1.0
         )
+
+    def state(self) -> dict[str, float]:
+        return {"flow_scale": self.flow_scale}
+
+    @classmethod
+    def from_state(cls, state: dict[str, float]) -> "InputNormalizer":
+        """The normaliser of a saved fold, without its training data."""
+        normalizer = cls.__new__(cls)
+        normalizer.flow_scale = float(state["flow_scale"])
+        return normalizer
 
     def __call__(self, inputs: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
         out = {}
@@ -244,4 +257,6 @@ def fit_predict(
         selected_epoch=selected,
         losses=[round(x, 5) for x in losses],
         seconds=round(time.perf_counter() - started, 2),
+        weights=model.state_dict(),
+        normalizer=normalize.state(),
     )

@@ -264,6 +264,8 @@ def _build(
 
 # Options a loaded MA2MI checkpoint implies; the runner sets them when --pretrained is given.
 PRETRAINED_OPTIONS = {"init": "ma2mi"}
+# Options that build the architecture alone, for loading saved weights that replace all others.
+SCRATCH_OPTIONS = {"init": "scratch", "weights": ""}
 
 
 @MODELS.register(
@@ -273,6 +275,7 @@ PRETRAINED_OPTIONS = {"init": "ma2mi"}
     paper_trunk_parameters=PAPER_TRUNK_PARAMETERS,
     parameters_5_classes=15_718_021,
     pretrained_options=PRETRAINED_OPTIONS,
+    scratch_options=SCRATCH_OPTIONS,
 )
 def miacnet(
     num_classes: int,
@@ -295,6 +298,7 @@ def miacnet(
     defaults=DEFAULTS,
     pretrained="ma2mi-synth-macro",
     pretrained_options=PRETRAINED_OPTIONS,
+    scratch_options=SCRATCH_OPTIONS,
 )
 def miacnet_ma2mi(
     num_classes: int,
