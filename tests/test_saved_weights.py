@@ -1,11 +1,13 @@
 """``zoo bench --save-weights``: each fold's final weights beside the result, kept on resume,
-rebuilding the recorded predictions."""
+rebuilding the recorded predictions, and used by ``zoo explain`` instead of retraining."""
 
 import pytest
 from fixtures.predictions import assert_same_predictions
+from typer.testing import CliRunner
 
 from benchmarks.runner import BenchSpec, Reporter, plan_benchmark, run_benchmark
 from leaderboard.store import read_result, weights_dir
+from zoo.cli import app
 from zoo.engine.saved import fold_meta
 
 
@@ -59,3 +61,16 @@ def test_resume_keeps_saved_folds_and_retrains_folds_finished_without_weights(tm
     result = read_result(path)
     assert fold_meta(weights)["normalizer"]["flow_scale"] > 0
     assert_same_predictions(weights, result, result["folds"][0])  # flow scaled as in training
+
+
+def test_explain_uses_saved_weights_instead_of_retraining(saved_run, tmp_path):
+    clip = read_result(saved_run)["folds"][0]["samples"][0]["clip"]
+    args = ["explain", "miacnet", str(saved_run), clip, "--out", str(tmp_path)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "using the saved weights of fold holdout" in result.output and "training fold" not in result.output
+    assert sorted(p.name.rsplit("-", 1)[1] for p in tmp_path.glob("*.png")) == ["action.png", "position.png"]
+    again = CliRunner().invoke(app, [*args[:-1], str(tmp_path / "again")])
+    assert again.exit_code == 0
+    for png in tmp_path.glob("*.png"):  # the same model, not a retrained one
+        assert (tmp_path / "again" / png.name).read_bytes() == png.read_bytes()
