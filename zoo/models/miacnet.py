@@ -214,21 +214,21 @@ def _unit_range(maps: torch.Tensor) -> torch.Tensor:
 
 
 def init_from_imagenet(model: MIACNet, backbone: str, weights: str) -> None:
-    """Load a local ImageNet safetensors state dict of a timm backbone into the action trunk."""
+    """ImageNet weights for the action trunk: timm's published ones (fetched through timm's Hub
+    loading into the Hugging Face cache), or a local safetensors state dict (``weights=PATH``)."""
     from zoo.pretrain.weights import load_weights
 
-    if not weights:
-        raise ConfigError(
-            "miacnet init=imagenet: ImageNet weights cannot be downloaded here (no network access "
-            "at run time); save the timm state dict of backbone "
-            f"'{backbone}' as safetensors and pass --opt weights=PATH"
-        )
     if backbone == TRUNK:
         raise ConfigError(
             f"miacnet init=imagenet: the built-in '{TRUNK}' has no ImageNet weights; "
             "choose a timm backbone with --opt backbone=NAME (e.g. resnet18)"
         )
-    load_weights(model.action.trunk.net, Path(weights), ignore_unused=True)
+    trunk = model.action.trunk.net
+    if weights:
+        load_weights(trunk, Path(weights), ignore_unused=True)
+    else:
+        kwargs = {"features_only": True, "output_stride": 16, "out_indices": (-1,)}  # as Trunk builds it
+        trunk.load_state_dict(create_backbone(backbone, pretrained=True, **kwargs).state_dict())
 
 
 def _build(
