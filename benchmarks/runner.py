@@ -28,6 +28,7 @@ from benchmarks.records import ClassSet, DatasetIndex
 from leaderboard import store
 from registry import DATASETS, MODELS, PROTOCOLS
 from registry.errors import ConfigError, DataError
+from zoo.engine.saved import save_fold_weights
 from zoo.engine.trainer import (
     SELECTION_RULES,
     FoldData,
@@ -85,6 +86,7 @@ class BenchSpec:
     overrides: dict[str, Any] = field(default_factory=dict)
     pretrained: str | None = None  # checkpoint path or registered name to fine-tune from
     allow_partial: bool = False  # load only the checkpoint tensors that fit, and report the rest
+    save_weights: bool = False  # keep each fold's final weights beside the result
 
 
 @dataclass(frozen=True)
@@ -270,9 +272,12 @@ def run_benchmark(plan: BenchPlan, reporter: Reporter | None = None) -> Path:
     data = FoldData(prepared.rows(keys), torch.tensor(labels), tuple(subjects))
     folds = PROTOCOLS.get(spec.protocol).obj(list(subjects), spec.seed)
     out = Path(spec.out)
+    weights = store.weights_dir(store.result_file(out, spec.model, spec.dataset, run_id))
     records = []
     for number, fold in enumerate(folds, start=1):
         record = store.read_fold(out, run_id, fold.name)
+        if spec.save_weights and not (weights / f"{fold.name}.safetensors").is_file():
+            record = None  # finished without --save-weights: trained again to keep its weights
         reporter.fold_started(fold, number, len(folds), plan.train.epochs)
         if record is None:
             job = FoldJob(
@@ -287,6 +292,17 @@ def run_benchmark(plan: BenchPlan, reporter: Reporter | None = None) -> Path:
                 spec.allow_partial,
             )
             outcome = run_fold(job, lambda e, loss: reporter.epoch_finished(fold, e, loss))
+            if spec.save_weights:  # before the fold record, so a kept record always has them
+                save_fold_weights(
+                    weights / f"{fold.name}.safetensors",
+                    outcome,
+                    run_id=run_id,
+                    fold=fold.name,
+                    test_subjects=list(fold.test_subjects),
+                    model=spec.model,
+                    options=plan.options,
+                    num_classes=plan.class_set.num_classes,
+                )
             record = fold_record(fold, keys, labels, subjects, outcome, plan.class_set)
             store.write_fold(out, run_id, fold.name, record)
             reporter.fold_finished(fold, record, reused=False)

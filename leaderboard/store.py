@@ -3,6 +3,8 @@
 Layout under a results directory::
 
     <model>__<dataset>__<run_id>.json     finished runs (what the leaderboard reads)
+    <model>__<dataset>__<run_id>.weights/<fold>.safetensors
+                                          each fold's final weights (zoo bench --save-weights)
     .partial/<run_id>/<fold>.json         folds of a run still in progress (resume state)
 
 Files are recognised by their content (``schema`` and ``schema_version``), not their names.
@@ -85,9 +87,18 @@ def result_run_id(result: dict, seed: int | None = None) -> str:
     )
 
 
+def result_file(out_dir: Path, model: str, dataset: str, run_id: str) -> Path:
+    return out_dir / f"{model}__{dataset}__{run_id}.json"
+
+
 def result_path(out_dir: Path, result: dict) -> Path:
-    name = f"{result['model']['name']}__{result['dataset']['name']}__{result['run_id']}.json"
-    return out_dir / name
+    return result_file(out_dir, result["model"]["name"], result["dataset"]["name"], result["run_id"])
+
+
+def weights_dir(result: Path) -> Path:
+    """The folder of a run's saved fold weights, beside its result file. It fills fold by fold
+    while the run goes, so an interrupted run keeps the folds it finished."""
+    return result.with_suffix(".weights")
 
 
 def write_result(out_dir: Path, result: dict) -> Path:

@@ -25,3 +25,20 @@ def synth_index(zoo_cache):
     from benchmarks.datasets import load_dataset
 
     return load_dataset("synth")
+
+
+@pytest.fixture(scope="session")
+def saved_run(zoo_cache, tmp_path_factory):
+    """A tiny MIACNet run that kept its fold weights (zoo bench --save-weights): its result file."""
+    from benchmarks.runner import BenchSpec, plan_benchmark, run_benchmark
+
+    spec = BenchSpec(
+        model="miacnet",
+        protocol="holdout",
+        device="cpu",
+        out=tmp_path_factory.mktemp("saved-run"),
+        options={"width": 4},
+        overrides={"epochs": 1, "input_size": 32, "batch_size": 16},
+        save_weights=True,
+    )
+    return run_benchmark(plan_benchmark(spec))

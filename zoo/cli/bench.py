@@ -11,7 +11,7 @@ from rich.table import Table
 
 from benchmarks.protocols import Fold
 from benchmarks.runner import BenchSpec, Reporter, plan_benchmark, run_benchmark
-from leaderboard.store import read_result
+from leaderboard.store import read_result, weights_dir
 from registry.errors import ConfigError
 from zoo.engine.augment import AUGMENTATIONS
 from zoo.cli import app, console
@@ -125,6 +125,11 @@ def bench(
         "--allow-partial",
         help="Load only the checkpoint tensors that fit the model, and report the rest.",
     ),
+    save_weights: bool = typer.Option(
+        False,
+        "--save-weights",
+        help="Keep each fold's final weights (safetensors) beside the result, for zoo explain and zoo push.",
+    ),
 ) -> None:
     """Benchmark MODEL on a dataset (default: the embedded synthetic one) and save the result."""
     overrides = {
@@ -154,6 +159,7 @@ def bench(
         overrides=overrides,
         pretrained=pretrained,
         allow_partial=allow_partial,
+        save_weights=save_weights,
     )
     plan = plan_benchmark(spec)
     console.print(
@@ -172,3 +178,5 @@ def bench(
     result = read_result(path)
     console.print(result_table(result))
     console.print(f"result written to {path}")
+    if save_weights:
+        console.print(f"fold weights written to {weights_dir(path)}")

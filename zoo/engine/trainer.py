@@ -96,6 +96,9 @@ class FoldOutcome:
     selected_epoch: int
     losses: list[float]
     seconds: float
+    # the weights and input scaling that made the predictions (what --save-weights keeps)
+    weights: dict[str, torch.Tensor] = field(default_factory=dict, repr=False)
+    normalizer: dict[str, float] = field(default_factory=dict)
 
 
 def minmax(value: torch.Tensor) -> torch.Tensor:
@@ -124,6 +127,17 @@ class InputNormalizer:
             for key in MOTION_KEYS
             if key in train.inputs
         }
+
+    def state(self) -> dict:
+        return {"scaling": self.scaling, "scales": dict(self.scales)}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "InputNormalizer":
+        """The normaliser of a saved fold, without its training data."""
+        normalizer = cls.__new__(cls)
+        normalizer.scaling = state["scaling"]
+        normalizer.scales = {k: float(v) for k, v in state["scales"].items()}
+        return normalizer
 
     def __call__(
         self,
@@ -275,4 +289,6 @@ def fit_predict(
         selected_epoch=selected,
         losses=[round(x, 5) for x in losses],
         seconds=round(time.perf_counter() - started, 2),
+        weights=model.state_dict(),
+        normalizer=normalize.state(),
     )

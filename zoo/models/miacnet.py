@@ -178,21 +178,21 @@ def _unit_range(maps: torch.Tensor) -> torch.Tensor:
 
 
 def init_from_imagenet(model: MIACNet, backbone: str, weights: str) -> None:
-    """Load a local ImageNet safetensors state dict of a timm backbone into the action trunk."""
+    """ImageNet weights for the action trunk: timm's published ones (fetched through timm's Hub
+    loading into the Hugging Face cache), or a local safetensors state dict (``weights=PATH``)."""
     from zoo.pretrain.weights import load_weights
 
-    if not weights:
-        raise ConfigError(
-            "miacnet init=imagenet: ImageNet weights cannot be downloaded here (no network access "
-            "at run time); save the timm state dict of backbone "
-            f"'{backbone}' as safetensors and pass --opt weights=PATH"
-        )
     if backbone in BACKBONES:
         raise ConfigError(
             f"miacnet init=imagenet: the MER trunk '{backbone}' has no ImageNet weights; "
             "choose a timm backbone with --opt backbone=NAME (e.g. resnet18)"
         )
-    load_weights(model.action.trunk.net, Path(weights), ignore_unused=True)
+    trunk = model.action.trunk.net
+    if weights:
+        load_weights(trunk, Path(weights), ignore_unused=True)
+    else:
+        kwargs = {"features_only": True, "output_stride": 16, "out_indices": (-1,)}  # as Trunk builds it
+        trunk.load_state_dict(create_backbone(backbone, pretrained=True, **kwargs).state_dict())
 
 
 def _build(
@@ -228,6 +228,8 @@ def _build(
 
 # Options a loaded MA2MI checkpoint implies; the runner sets them when --pretrained is given.
 PRETRAINED_OPTIONS = {"init": "ma2mi"}
+# Options that build the architecture alone, for loading saved weights that replace all others.
+SCRATCH_OPTIONS = {"init": "scratch", "weights": ""}
 
 
 @MODELS.register(
@@ -236,6 +238,7 @@ PRETRAINED_OPTIONS = {"init": "ma2mi"}
     defaults=DEFAULTS,
     parameters_5_classes=9_062_521,
     pretrained_options=PRETRAINED_OPTIONS,
+    scratch_options=SCRATCH_OPTIONS,
 )
 def miacnet(
     num_classes: int,
@@ -258,6 +261,7 @@ def miacnet(
     defaults=DEFAULTS,
     pretrained="ma2mi-synth-macro",
     pretrained_options=PRETRAINED_OPTIONS,
+    scratch_options=SCRATCH_OPTIONS,
 )
 def miacnet_ma2mi(
     num_classes: int,

@@ -1,6 +1,7 @@
-"""Fine-tuning from a pre-trained checkpoint: resolve ``--pretrained PATH|NAME``, produce a
-registered recipe checkpoint on first use (cached under ``$ZOO_CACHE``), load it into a fresh
-model, and describe it for the result file."""
+"""Fine-tuning from a pre-trained checkpoint: resolve ``--pretrained PATH|NAME|hf:ORG/NAME``,
+fetch a published one from the Hub (checked against its sha256) or produce a registered
+recipe checkpoint on first use (cached under ``$ZOO_CACHE``), load it into a fresh model, and
+describe it for the result file."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from benchmarks.files import cache_home
 from benchmarks.macro import overlapping_subjects
 from registry import CHECKPOINTS, MODELS, PRETRAINERS
 from registry.errors import CheckpointError, ConfigError
+from zoo.hub.client import fetch_verified, is_reference, parse_reference
+from zoo.hub.repo import fetch_pretraining
 from zoo.models import model_options
 from zoo.pretrain.weights import LoadReport, checkpoint_meta, load_weights, sha256_of
 
@@ -41,10 +44,12 @@ def pretrained_for(
                 "needs --pretrained PATH|NAME (zoo list checkpoints)"
             )
         return None, options
-    if not Path(name).expanduser().is_file() and name not in CHECKPOINTS:
+    if is_reference(name):
+        parse_reference(name)  # a malformed reference fails here, before any work
+    elif not Path(name).expanduser().is_file() and name not in CHECKPOINTS:
         raise CheckpointError(
-            f"--pretrained {name}: no such file and no registered checkpoint of that "
-            "name (zoo list checkpoints)"
+            f"--pretrained {name}: no such file, no registered checkpoint of that name "
+            "(zoo list checkpoints) and not a Hub reference hf:ORG/NAME[@REVISION]"
         )
     base = model_options(model)
     conflicts = [f"{k}={options[k]}" for k, v in implied.items() if options.get(k) not in (v, base.get(k))]
@@ -54,16 +59,16 @@ def pretrained_for(
 
 
 def checkpoint_file(name: str, options: dict[str, Any], message: Callable[[str], None] = print) -> Path:
-    """The file behind ``name``: a path, or a registered checkpoint, produced if it is a recipe."""
+    """The file behind ``name``: a path, a Hub reference or a published checkpoint (fetched
+    into the Hugging Face cache and checked), or a recipe checkpoint (produced once)."""
+    if is_reference(name):
+        return fetch_pretraining(name, message)
     path = Path(name).expanduser()
     if path.is_file():
         return path
     row = CHECKPOINTS.get(name).obj
-    if "pretrainer" not in row:
-        raise CheckpointError(
-            f"checkpoint {name} is published at {row.get('hub', '?')}, which cannot be "
-            "reached from here; download its safetensors file and pass its path"
-        )
+    if "repo" in row:
+        return fetch_verified(row["repo"], row["revision"], row["file"], row["sha256"])
     pretrainer = PRETRAINERS.get(row["pretrainer"])
     blob = json.dumps({"name": name, "row": row, "options": options}, sort_keys=True, default=str)
     out = cache_home() / "pretrained" / f"{name}-{hashlib.sha256(blob.encode()).hexdigest()[:10]}"
@@ -85,6 +90,17 @@ def load_pretrained(model: nn.Module, path: Path, allow_partial: bool = False) -
     return load_weights(model, path, covers=tuple(covers) if covers else None, allow_partial=allow_partial)
 
 
+def hub_source(name: str, path: Path) -> dict[str, str] | None:
+    """Where on the Hub a fetched checkpoint came from: repo, commit and file (``None``: local).
+    A Hub reference's file sits in the cache's ``snapshots/<commit>/`` folder."""
+    if is_reference(name):
+        return {"repo": parse_reference(name).repo_id, "revision": path.parent.name, "file": path.name}
+    row = CHECKPOINTS.get(name).obj if name in CHECKPOINTS else {}
+    if "repo" in row:
+        return {"repo": row["repo"], "revision": row["revision"], "file": row["file"]}
+    return None
+
+
 def describe_pretraining(
     name: str, path: Path, report: LoadReport, dataset: str, eval_subjects: list[str]
 ) -> dict[str, Any]:
@@ -93,6 +109,7 @@ def describe_pretraining(
     return {
         "name": name,
         "path": str(path),
+        "source": hub_source(name, path),
         "sha256": sha256_of(path),
         "pretrainer": meta.get("pretrainer"),
         "corpus": meta.get("corpus"),
