@@ -3,7 +3,8 @@ metrics -> results store. It holds no model-, dataset- or protocol-specific logi
 
 ``plan_benchmark`` checks every name and value and locates the data before anything is
 written; ``run_benchmark`` then runs the folds, saving each finished fold atomically so an
-interrupted run resumes where it stopped.
+interrupted run resumes where it stopped. A run holds a lock for its run id in its results
+folder: a second process on the same run is refused.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import platform
 import subprocess
 import time
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from importlib import metadata
@@ -219,13 +221,23 @@ def fold_seed(seed: int, number: int) -> int:
 
 
 def run_benchmark(plan: BenchPlan, reporter: Reporter | None = None) -> Path:
-    """Run every fold (reusing finished ones), then write the result file; return its path."""
+    """Run every fold (reusing finished ones), then write the result file; return its path.
+
+    The results folder is probed for writing before any work; the run's lock is held from
+    when its id is known until its result is written.
+    """
+    with ExitStack() as held:
+        return _run_benchmark(plan, reporter, held)
+
+
+def _run_benchmark(plan: BenchPlan, reporter: Reporter | None, held: ExitStack) -> Path:
     reporter = reporter or Reporter()
     spec = plan.spec
     started = time.perf_counter()
     index = DATASETS.get(spec.dataset).obj(plan.root)
     keys, labels, subjects = select_samples(index, plan.class_set)
     fingerprint = index.fingerprint()
+    store.check_writable(Path(spec.out))
     pretraining = None
     if plan.pretrained:  # produce (recipe) and test-load the checkpoint before any fold runs
         checkpoint = checkpoint_file(plan.pretrained, plan.options, reporter.message)
@@ -238,6 +250,7 @@ def run_benchmark(plan: BenchPlan, reporter: Reporter | None = None) -> Path:
             reporter.message(f"--allow-partial: {report.summary()}")
         pretraining = describe_pretraining(plan.pretrained, checkpoint, report, spec.dataset, subjects)
     run_id = run_id_of(plan, fingerprint, pretraining)
+    held.enter_context(store.run_lock(Path(spec.out), run_id))
     prepared = prepare(index, plan.preprocess, cache_home(), reporter.preprocessing)
     data = FoldData(prepared.rows(keys), torch.tensor(labels), tuple(subjects))
     folds = PROTOCOLS.get(spec.protocol).obj(list(subjects), spec.seed)
