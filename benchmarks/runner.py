@@ -2,9 +2,9 @@
 metrics -> results store. It holds no model-, dataset- or protocol-specific logic.
 
 ``plan_benchmark`` checks every name and value and locates the data before anything is
-written; ``run_benchmark`` then runs the folds, saving each finished fold atomically so an
-interrupted run resumes where it stopped. A run holds a lock for its run id in its results
-folder: a second process on the same run is refused.
+written; ``run_benchmark`` then runs the folds, saving each finished fold atomically (and,
+mid-fold, its training state) so an interrupted run resumes where it stopped. A run holds a
+lock for its run id in its results folder: a second process on the same run is refused.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ from benchmarks.records import ClassSet, DatasetIndex
 from leaderboard import store
 from registry import DATASETS, MODELS, PROTOCOLS
 from registry.errors import ConfigError, DataError
+from zoo.engine.checkpoint import FoldCheckpoint
+from zoo.engine.determinism import determinism_settings, explain_nondeterministic, make_deterministic
 from zoo.engine.trainer import (
     SELECTION_RULES,
     FoldData,
@@ -86,6 +88,8 @@ class BenchSpec:
     overrides: dict[str, Any] = field(default_factory=dict)
     pretrained: str | None = None  # checkpoint path or registered name to fine-tune from
     allow_partial: bool = False  # load only the checkpoint tensors that fit, and report the rest
+    checkpoint_every: int | None = None  # epochs between mid-fold saves; 0 never; None automatic
+    deterministic: bool = False  # deterministic kernels on CUDA (CPU runs are reproducible anyway)
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,7 @@ class FoldJob:
     config: TrainConfig
     pretrained: str | None = None  # checkpoint file loaded into every fold's fresh model
     allow_partial: bool = False
+    checkpoint: FoldCheckpoint | None = None  # mid-fold training state
 
 
 class Reporter:
@@ -167,7 +172,10 @@ def plan_benchmark(spec: BenchSpec) -> BenchPlan:
         selection=hyper["selection"],
         device=spec.device,
         seed=spec.seed,
+        deterministic=spec.deterministic,
     )
+    if spec.checkpoint_every is not None and spec.checkpoint_every < 0:
+        raise ConfigError(f"--checkpoint-every must be auto or epochs >= 0, not {spec.checkpoint_every}")
     resolve_device(spec.device)
     preprocess = PreprocessConfig(size=hyper["input_size"])
     root = locate(spec.dataset, spec.data_root)
@@ -202,6 +210,8 @@ def run_id_of(plan: BenchPlan, fingerprint: str, pretraining: dict | None = None
     }
     if pretraining:  # only then, so run ids of runs without pre-training stay as they were
         identity["pretraining"] = {k: pretraining[k] for k in ("sha256", "load")}
+    if plan.train.deterministic:  # likewise; and folds of the two kinds are never mixed
+        identity["deterministic"] = True
     return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
@@ -212,7 +222,8 @@ def run_fold(job: FoldJob, on_epoch: Callable[[int, float], None] | None = None)
             load_pretrained(model, Path(job.pretrained), job.allow_partial)
         return model
 
-    return fit_predict(build, job.train, job.test, job.config, job.num_classes, on_epoch)
+    with explain_nondeterministic(job.model):
+        return fit_predict(build, job.train, job.test, job.config, job.num_classes, on_epoch, job.checkpoint)
 
 
 def fold_seed(seed: int, number: int) -> int:
@@ -251,6 +262,8 @@ def _run_benchmark(plan: BenchPlan, reporter: Reporter | None, held: ExitStack) 
         pretraining = describe_pretraining(plan.pretrained, checkpoint, report, spec.dataset, subjects)
     run_id = run_id_of(plan, fingerprint, pretraining)
     held.enter_context(store.run_lock(Path(spec.out), run_id))
+    if spec.deterministic:  # here too, so the result records it even if every fold is reused
+        make_deterministic()
     prepared = prepare(index, plan.preprocess, cache_home(), reporter.preprocessing)
     data = FoldData(prepared.rows(keys), torch.tensor(labels), tuple(subjects))
     folds = PROTOCOLS.get(spec.protocol).obj(list(subjects), spec.seed)
@@ -270,10 +283,14 @@ def _run_benchmark(plan: BenchPlan, reporter: Reporter | None, held: ExitStack) 
                 replace(plan.train, seed=fold_seed(spec.seed, number)),
                 pretraining and pretraining["path"],
                 spec.allow_partial,
+                FoldCheckpoint(store.state_file(out, run_id, fold.name), spec.checkpoint_every),
             )
+            if job.checkpoint.path.exists():
+                reporter.message(f"fold {fold.name}: continuing from its saved state {job.checkpoint.path}")
             outcome = run_fold(job, lambda e, loss: reporter.epoch_finished(fold, e, loss))
             record = fold_record(fold, keys, labels, outcome, plan.class_set)
             store.write_fold(out, run_id, fold.name, record)
+            job.checkpoint.remove()
             reporter.fold_finished(fold, record, reused=False)
         else:
             reporter.fold_finished(fold, record, reused=True)
@@ -313,6 +330,7 @@ def _run_benchmark(plan: BenchPlan, reporter: Reporter | None, held: ExitStack) 
             **plan.train.to_dict(),
             "seed": spec.seed,
             "selection_rule": SELECTION_RULES[plan.train.selection],
+            "determinism": determinism_settings(),
         },
         "environment": environment(),
         "metrics": summarize(y_true, y_pred, plan.class_set.classes),
@@ -386,5 +404,6 @@ def environment() -> dict[str, Any]:
         "python": platform.python_version(),
         **{name: version(name) for name in ("torch", "timm", "numpy", "opencv-contrib-python-headless")},
         "platform": platform.platform(),
+        "torch_threads": torch.get_num_threads(),  # CPU results are reproducible at equal thread counts
         "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
     }
