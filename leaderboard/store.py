@@ -15,9 +15,11 @@ folds and fold states carry a checksum, so a file damaged later is re-done, not 
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -47,7 +49,7 @@ def write_result(out_dir: Path, result: dict) -> Path:
 def read_result(path: Path) -> dict:
     try:
         result = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:  # ValueError: bad JSON or not UTF-8
         raise ResultFormatError(f"{path}: not readable as JSON ({exc}); delete or re-run it") from exc
     if not isinstance(result, dict) or result.get("schema") != SCHEMA:
         raise ResultFormatError(f"{path}: not a mer-zoo result (no schema '{SCHEMA}')")
@@ -56,7 +58,66 @@ def read_result(path: Path) -> dict:
             f"{path}: result schema version {result.get('schema_version')} is not supported "
             f"(this mer-zoo reads version {SCHEMA_VERSION}); upgrade mer-zoo or re-run"
         )
+    check_fields(path, result, RESULT_FIELDS)
+    for number, fold in enumerate(result["folds"], start=1):
+        check_fields(path, fold, FOLD_FIELDS, f"fold {number}: ")
     return result
+
+
+@dataclass(frozen=True)
+class ListOf:
+    item: type
+
+
+# What the readers of a result (leaderboard tables, ``zoo bench``, ``zoo explain``) rely on.
+NUMBER = (int, float)
+RESULT_FIELDS = {
+    "run_id": str,
+    "seed": int,
+    "model.name": str,
+    "model.options": dict,
+    "dataset.name": str,
+    "dataset.class_set": str,
+    "protocol.name": str,
+    "hyperparameters.epochs": int,
+    "hyperparameters.input_size": int,
+    "hyperparameters.selection": str,
+    "metrics.uf1": NUMBER,
+    "metrics.uar": NUMBER,
+    "metrics.accuracy": NUMBER,
+    "metrics.num_samples": int,
+    "folds": list,
+}
+FOLD_FIELDS = {
+    "name": str,
+    "test_subjects": ListOf(str),
+    "samples": list,
+    "metrics.uf1": NUMBER,
+    "metrics.uar": NUMBER,
+    "metrics.accuracy": NUMBER,
+}
+
+
+def check_fields(path: Path, record: object, fields: dict, where: str = "") -> None:
+    """Raise :class:`ResultFormatError` naming the first field that is missing or of the wrong
+    type (``a.b`` is field ``b`` of ``a``); numbers must be finite, and no field is a bool."""
+    for dotted, kind in fields.items():
+        value = record
+        for key in dotted.split("."):
+            value = value.get(key, _MISSING) if isinstance(value, dict) else _MISSING
+        if isinstance(kind, ListOf):
+            wrong = not isinstance(value, list) or not all(isinstance(v, kind.item) for v in value)
+        else:
+            wrong = isinstance(value, bool) or not isinstance(value, kind)
+        if not wrong and isinstance(value, float):
+            wrong = not math.isfinite(value)
+        if wrong:
+            shown = "missing" if value is _MISSING else f"{type(value).__name__} {str(value)[:40]!r}"
+            raise ResultFormatError(f"{path}: {where}field '{dotted}' is {shown}, not what mer-zoo "
+                                    "writes; the file was changed or damaged: delete or re-run it")
+
+
+_MISSING = object()
 
 
 def iter_results(out_dir: Path) -> Iterator[dict]:
