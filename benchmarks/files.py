@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import errno
+import glob
 import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Callable
+
+from registry.errors import StorageError
+
+# A write that fails with one of these is the disk's fault, not a bug: say so in one line.
+STORAGE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
 
 
 def cache_home() -> Path:
@@ -16,17 +23,33 @@ def cache_home() -> Path:
 
 
 def atomic_write(path: Path, write: Callable[[Path], object]) -> Path:
-    """Call ``write`` on a temporary sibling of ``path``, then rename it into place."""
+    """Call ``write`` on a temporary sibling of ``path``, then rename it into place.
+
+    A failed write (a full disk included) removes the temporary and leaves ``path`` as it was;
+    a full or read-only disk raises :class:`StorageError` naming ``path``.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(fd)
     try:
         write(Path(tmp))
         os.replace(tmp, path)
+    except OSError as exc:
+        if exc.errno in STORAGE_ERRNOS:
+            raise StorageError(f"cannot write {path}: {os.strerror(exc.errno)}; free space (or choose "
+                               "another folder) and re-run: finished work is kept") from exc
+        raise
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def remove_temporaries(path: Path) -> None:
+    """Delete what a killed ``atomic_write(path, ...)`` left behind; call only while no other
+    process can be writing ``path`` (under its lock)."""
+    for leftover in path.parent.glob(f".{glob.escape(path.name)}.*"):
+        leftover.unlink(missing_ok=True)
 
 
 def atomic_write_json(path: Path, payload: object) -> Path:

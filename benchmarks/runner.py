@@ -2,8 +2,9 @@
 metrics -> results store. It holds no model-, dataset- or protocol-specific logic.
 
 ``plan_benchmark`` checks every name and value and locates the data before anything is
-written; ``run_benchmark`` then runs the folds, saving each finished fold atomically so an
-interrupted run resumes where it stopped.
+written; ``run_benchmark`` then runs the folds, saving each finished fold atomically (and,
+mid-fold, its training state) so an interrupted run resumes where it stopped. A run holds a
+lock for its run id in its results folder: a second process on the same run is refused.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import platform
 import subprocess
 import time
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from importlib import metadata
@@ -28,6 +30,8 @@ from benchmarks.records import ClassSet, DatasetIndex
 from leaderboard import store
 from registry import DATASETS, MODELS, PROTOCOLS
 from registry.errors import ConfigError, DataError
+from zoo.engine.checkpoint import FoldCheckpoint
+from zoo.engine.determinism import determinism_settings, explain_nondeterministic, make_deterministic
 from zoo.engine.saved import save_fold_weights
 from zoo.engine.trainer import (
     SELECTION_RULES,
@@ -87,6 +91,8 @@ class BenchSpec:
     pretrained: str | None = None  # checkpoint path or registered name to fine-tune from
     allow_partial: bool = False  # load only the checkpoint tensors that fit, and report the rest
     save_weights: bool = False  # keep each fold's final weights beside the result
+    checkpoint_every: int | None = None  # epochs between mid-fold saves; 0 never; None automatic
+    deterministic: bool = False  # deterministic kernels on CUDA (CPU runs are reproducible anyway)
 
 
 @dataclass(frozen=True)
@@ -119,6 +125,7 @@ class FoldJob:
     config: TrainConfig
     pretrained: str | None = None  # checkpoint file loaded into every fold's fresh model
     allow_partial: bool = False
+    checkpoint: FoldCheckpoint | None = None  # mid-fold training state
 
 
 class Reporter:
@@ -187,7 +194,10 @@ def plan_benchmark(spec: BenchSpec) -> BenchPlan:
         augment=augmentation(hyper["augment"]),
         device=spec.device,
         seed=spec.seed,
+        deterministic=spec.deterministic,
     )
+    if spec.checkpoint_every is not None and spec.checkpoint_every < 0:
+        raise ConfigError(f"--checkpoint-every must be auto or epochs >= 0, not {spec.checkpoint_every}")
     resolve_device(spec.device)
     flow = provided.flow or wanted.flow
     preprocess = PreprocessConfig(size=hyper["input_size"], **({"flow": flow} if flow else {}))
@@ -228,6 +238,7 @@ def run_id_of(plan: BenchPlan, fingerprint: str, pretraining: dict | None = None
         plan.spec.seed,
         plan.hyperparameters,
         pretraining,
+        plan.train.deterministic,
     )
 
 
@@ -238,7 +249,8 @@ def run_fold(job: FoldJob, on_epoch: Callable[[int, float], None] | None = None)
             load_pretrained(model, Path(job.pretrained), job.allow_partial)
         return model
 
-    return fit_predict(build, job.train, job.test, job.config, job.num_classes, on_epoch)
+    with explain_nondeterministic(job.model):
+        return fit_predict(build, job.train, job.test, job.config, job.num_classes, on_epoch, job.checkpoint)
 
 
 def fold_seed(seed: int, number: int) -> int:
@@ -247,7 +259,16 @@ def fold_seed(seed: int, number: int) -> int:
 
 
 def run_benchmark(plan: BenchPlan, reporter: Reporter | None = None) -> Path:
-    """Run every fold (reusing finished ones), then write the result file; return its path."""
+    """Run every fold (reusing finished ones), then write the result file; return its path.
+
+    The results folder is probed for writing before any work; the run's lock is held from
+    when its id is known until its result is written.
+    """
+    with ExitStack() as held:
+        return _run_benchmark(plan, reporter, held)
+
+
+def _run_benchmark(plan: BenchPlan, reporter: Reporter | None, held: ExitStack) -> Path:
     reporter = reporter or Reporter()
     spec = plan.spec
     for warning in plan.warnings:
@@ -256,6 +277,7 @@ def run_benchmark(plan: BenchPlan, reporter: Reporter | None = None) -> Path:
     index = DATASETS.get(spec.dataset).obj(plan.root)
     keys, labels, subjects = select_samples(index, plan.class_set)
     fingerprint = index.fingerprint()
+    store.check_writable(Path(spec.out))
     pretraining = None
     if plan.pretrained:  # produce (recipe) and test-load the checkpoint before any fold runs
         checkpoint = checkpoint_file(plan.pretrained, plan.options, reporter.message)
@@ -268,6 +290,9 @@ def run_benchmark(plan: BenchPlan, reporter: Reporter | None = None) -> Path:
             reporter.message(f"--allow-partial: {report.summary()}")
         pretraining = describe_pretraining(plan.pretrained, checkpoint, report, spec.dataset, subjects)
     run_id = run_id_of(plan, fingerprint, pretraining)
+    held.enter_context(store.run_lock(Path(spec.out), run_id))
+    if spec.deterministic:  # here too, so the result records it even if every fold is reused
+        make_deterministic()
     prepared = prepare(index, plan.preprocess, cache_home(), reporter.preprocessing)
     data = FoldData(prepared.rows(keys), torch.tensor(labels), tuple(subjects))
     folds = PROTOCOLS.get(spec.protocol).obj(list(subjects), spec.seed)
@@ -290,7 +315,10 @@ def run_benchmark(plan: BenchPlan, reporter: Reporter | None = None) -> Path:
                 replace(plan.train, seed=fold_seed(spec.seed, number)),
                 pretraining and pretraining["path"],
                 spec.allow_partial,
+                FoldCheckpoint(store.state_file(out, run_id, fold.name), spec.checkpoint_every),
             )
+            if job.checkpoint.path.exists():
+                reporter.message(f"fold {fold.name}: continuing from its saved state {job.checkpoint.path}")
             outcome = run_fold(job, lambda e, loss: reporter.epoch_finished(fold, e, loss))
             if spec.save_weights:  # before the fold record, so a kept record always has them
                 save_fold_weights(
@@ -305,6 +333,7 @@ def run_benchmark(plan: BenchPlan, reporter: Reporter | None = None) -> Path:
                 )
             record = fold_record(fold, keys, labels, subjects, outcome, plan.class_set)
             store.write_fold(out, run_id, fold.name, record)
+            job.checkpoint.remove()
             reporter.fold_finished(fold, record, reused=False)
         else:
             reporter.fold_finished(fold, record, reused=True)
@@ -345,6 +374,7 @@ def run_benchmark(plan: BenchPlan, reporter: Reporter | None = None) -> Path:
             **plan.train.to_dict(),
             "seed": spec.seed,
             "selection_rule": SELECTION_RULES[plan.train.selection],
+            "determinism": determinism_settings(),
         },
         "environment": environment(),
         "metrics": summarize(y_true, y_pred, plan.class_set.classes),
@@ -412,5 +442,6 @@ def environment() -> dict[str, Any]:
         "python": platform.python_version(),
         **{name: version(name) for name in ("torch", "timm", "numpy", "opencv-contrib-python-headless")},
         "platform": platform.platform(),
+        "torch_threads": torch.get_num_threads(),  # CPU results are reproducible at equal thread counts
         "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
     }

@@ -35,5 +35,13 @@ class DataError(ZooError):
     """A dataset on disk is missing, incomplete or malformed."""
 
 
+class StorageError(ZooError):
+    """A folder mer-zoo must write to is read-only or full."""
+
+
+class LockedError(ZooError):
+    """Another process holds the lock of a run (or cache) this process needs."""
+
+
 class CheckpointError(ZooError):
     """A checkpoint does not fit the model it is loaded into."""

@@ -52,17 +52,19 @@ class StopAfter(Reporter):
             raise KeyboardInterrupt
 
 
-def test_interrupted_loso_resumes_without_redoing_finished_folds(tmp_path):
+def test_interrupted_loso_resumes_without_redoing_finished_folds(tmp_path, caplog):
     plan = plan_benchmark(spec(tmp_path, overrides={**FAST, "input_size": 16}))
     with pytest.raises(KeyboardInterrupt):
         run_benchmark(plan, StopAfter(2))
     partial = list((tmp_path / "results" / ".partial").glob("*/*.json"))
     assert sorted(p.stem for p in partial) == ["sub01", "sub02"]
     first = json.loads(partial[0].read_text())
+    assert first.pop("sha256")  # over the rest of the record
     partial[1].write_text("{ truncated")  # a damaged fold file counts as unfinished
     resumed = StopAfter(100)
     result = read_result(run_benchmark(plan, resumed))
     assert resumed.reused == [partial[0].stem]
+    assert f"{partial[1]}: not readable as JSON" in caplog.text
     assert len(result["folds"]) == 12
     assert next(f for f in result["folds"] if f["name"] == first["name"]) == first
     assert list((tmp_path / "results" / ".partial").glob("*/*.json")) == []

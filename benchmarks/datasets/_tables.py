@@ -2,9 +2,9 @@
 errata, and turning sheet rows into checked :class:`Clip` records.
 
 Readers differ only in layout (where the sheet and frames are, how columns are named); every
-check of a row (numbers, frame order, apex imputation, missing frames, duplicates) is done
-here once, so all datasets report problems the same way and a bad row is excluded on its
-own without shifting any other row.
+check of a row (numbers, frame order, apex imputation, missing frames, duplicates, frames
+outside the dataset root) is done here once, so all datasets report problems the same way
+and a bad row is excluded on its own without shifting any other row.
 """
 
 from __future__ import annotations
@@ -139,6 +139,29 @@ def as_text(value: object) -> str:
     return "" if _blank(value) else str(value).strip()
 
 
+def is_dir(path: Path) -> bool:
+    """``path.is_dir()``, but ``False`` for a path the file system refuses (a name longer than
+    it allows, as a hostile sheet cell can make)."""
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
+def outside_root(root: Path, path: Path) -> str | None:
+    """Why ``path`` must not be read, or ``None``: it resolves outside the dataset ``root``
+    (through '..' or an absolute path in a sheet cell, or a symbolic link).
+
+    Frames are read only inside the root, so a sheet cell or a stray link can never make a
+    benchmark read (and fingerprint, and train on) files that are not part of the dataset.
+    """
+    target = path.resolve()
+    if target.is_relative_to(root.resolve()):
+        return None
+    return (f"{path} resolves to {target}, outside the dataset root {root}; frames are read only "
+            "inside it: fix the sheet cell, or copy (or link) the whole dataset folder instead")
+
+
 def list_frames(folder: Path) -> dict[int, Path]:
     """Frame number -> image file of one clip folder (other files are ignored)."""
     frames = {}
@@ -196,7 +219,10 @@ class IndexBuilder:
         if key in self._seen:
             return self.exclude(where, f"duplicate clip {key} (first listed at {self._seen[key]})")
         self._seen[key] = where
-        if folder is None or not folder.is_dir():
+        refused = folder is not None and outside_root(self.root, folder)
+        if refused:
+            return self.exclude(where, refused)
+        if folder is None or not is_dir(folder):
             return self.exclude(where, f"no frame folder for {key} (looked for {folder})")
         frames = list_frames(folder)
         if not frames:
@@ -224,6 +250,10 @@ class IndexBuilder:
         missing = [f"{f} {numbers[f]}" for f in ("onset", "apex") if numbers[f] not in frames]
         if missing:
             return self.exclude(where, f"missing frame(s) {', '.join(missing)} in {folder}")
+        for number in (start, numbers["apex"], end):
+            refused = number in frames and outside_root(self.root, frames[number])
+            if refused:  # the frame file is a link to elsewhere
+                return self.exclude(where, refused)
         if end not in frames:
             self.warn(f"{where}: offset frame {end} missing in {folder}")
         record = Clip(

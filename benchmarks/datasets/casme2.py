@@ -21,6 +21,7 @@ from benchmarks.datasets._tables import (
     as_text,
     find_file,
     find_folder,
+    is_dir,
     read_sheet,
     row_errata,
 )
@@ -102,7 +103,7 @@ ERRATA: tuple[Erratum, ...] = (
 def subject_folder(frames_root: Path, subject: int) -> Path | None:
     """The sheet's integer subject as a folder: sub01, sub1, 1 or 01, whichever exists."""
     for name in (f"sub{subject:02d}", f"sub{subject}", str(subject), f"{subject:02d}"):
-        if (frames_root / name).is_dir():
+        if is_dir(frames_root / name):
             return frames_root / name
     return None
 

@@ -4,9 +4,10 @@ computed once per dataset and configuration and cached.
 Every model and every fold reads the same cached tensors, so nothing is recomputed per fold
 or epoch. The cache is a safetensors file keyed by the dataset fingerprint (annotations and
 the size/mtime of every frame used), the preprocessing configuration and ``CODE_VERSION``.
-Writes are atomic (temporary file, then rename) and a lock file makes a second concurrent
-run wait for the first instead of computing the same cache again. Clips are processed by a
-pool of worker processes, one per core by default.
+Writes are atomic (temporary file, then rename), the file carries a checksum (a damaged one
+is reported and recomputed), and a lock file makes a second concurrent run wait for the
+first, saying for which process, instead of computing the same cache again. Clips are
+processed by a pool of worker processes, one per core by default.
 
 A dataset released as precomputed inputs rather than frames declares so in its registry
 meta (``provides``, a :class:`ProvidedInputs` with its own ``prepare_clip``); the cache
@@ -15,7 +16,6 @@ then runs that hook in place of the frame pipeline and caches its tensors the sa
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import multiprocessing
@@ -29,10 +29,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from safetensors import safe_open
-from safetensors.torch import load_file, save_file
 
-from benchmarks.files import atomic_write
+from benchmarks.files import remove_temporaries
+from benchmarks.integrity import load_tensors, save_tensors
+from benchmarks.locks import file_lock
 from benchmarks.records import FRAME_INPUTS, Clip, DatasetIndex, InputSpec, ProvidedInputs
 from registry import DATASETS
 from registry.errors import ConfigError, DataError
@@ -223,22 +223,20 @@ def cache_path(index: DatasetIndex, config: PreprocessConfig, cache_dir: Path) -
 
 @contextmanager
 def exclusive(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock next to ``path`` so concurrent runs compute a cache only once."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(path.name + ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    """Hold an exclusive lock next to ``path`` so concurrent runs compute a cache only once
+    (a waiting run says for whom it waits); clears what a killed holder's write left."""
+    with file_lock(path.with_name(path.name + ".lock"), f"the preprocessing cache {path.name}", wait=True):
+        remove_temporaries(path)
+        yield
 
 
-def load_cached(path: Path, keys: tuple[str, ...]) -> Prepared | None:
-    if not path.is_file():
+def load_cached(path: Path, keys: tuple[str, ...], report: bool = True) -> Prepared | None:
+    """The cache at ``path`` if it is intact and holds ``keys``; damage is reported if ``report``."""
+    loaded = load_tensors(path, report)
+    if loaded is None:
         return None
-    with safe_open(str(path), "pt") as cached:
-        stored = tuple(json.loads(cached.metadata()["keys"]))
-    return Prepared(keys, load_file(path), path) if stored == keys else None
+    tensors, metadata = loaded
+    return Prepared(keys, tensors, path) if tuple(json.loads(metadata["keys"])) == keys else None
 
 
 def _init_worker() -> None:
@@ -293,7 +291,7 @@ def prepare(
     """
     path = cache_path(index, config, cache_dir)
     keys = tuple(clip.key for clip in index.clips)
-    cached = load_cached(path, keys)
+    cached = load_cached(path, keys, report=False)  # reported below, once, if damaged
     if cached is not None:
         return cached
     with exclusive(path):
@@ -309,5 +307,5 @@ def prepare(
             for name in per_clip[0]
         }
         metadata = {"config": json.dumps(asdict(config)), "keys": json.dumps(keys)}
-        atomic_write(path, lambda p: save_file(tensors, str(p), metadata=metadata))
+        save_tensors(path, tensors, metadata)
     return Prepared(keys, tensors, path)

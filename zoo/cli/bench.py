@@ -27,6 +27,16 @@ def parse_options(pairs: list[str]) -> dict[str, Any]:
     return options
 
 
+def parse_every(value: str) -> int | None:
+    """``auto`` -> None (the runner's automatic interval), else a whole number of epochs."""
+    if value == "auto":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"--checkpoint-every must be auto or a number of epochs, not '{value}'") from None
+
+
 class RichReporter(Reporter):
     """A bar over folds and one over the epochs of the current fold."""
 
@@ -130,6 +140,15 @@ def bench(
         "--save-weights",
         help="Keep each fold's final weights (safetensors) beside the result, for zoo explain and zoo push.",
     ),
+    checkpoint_every: str = typer.Option(
+        "auto",
+        "--checkpoint-every",
+        help="Save a fold's training state every N epochs so a re-run continues mid-fold; 0: never; "
+        "auto: once 2 minutes have passed since the last save.",
+    ),
+    deterministic: bool = typer.Option(
+        False, "--deterministic", help="Deterministic CUDA kernels (CPU runs are reproducible anyway)."
+    ),
 ) -> None:
     """Benchmark MODEL on a dataset (default: the embedded synthetic one) and save the result."""
     overrides = {
@@ -160,6 +179,8 @@ def bench(
         pretrained=pretrained,
         allow_partial=allow_partial,
         save_weights=save_weights,
+        checkpoint_every=parse_every(checkpoint_every),
+        deterministic=deterministic,
     )
     plan = plan_benchmark(spec)
     console.print(

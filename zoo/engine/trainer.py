@@ -21,6 +21,8 @@ import torch.nn.functional as F
 from benchmarks.metrics import unweighted_f1
 from registry.errors import ConfigError
 from zoo.engine.augment import AugmentConfig, augment
+from zoo.engine.checkpoint import FoldCheckpoint
+from zoo.engine.determinism import make_deterministic
 
 IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
@@ -50,6 +52,7 @@ class TrainConfig:
     amp: bool = True  # bfloat16 autocast, on CUDA only
     device: str = "cpu"
     seed: int = 0
+    deterministic: bool = False  # deterministic kernels on CUDA too (zoo.engine.determinism)
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size"):
@@ -220,9 +223,13 @@ def fit_predict(
     cfg: TrainConfig,
     num_classes: int,
     on_epoch: Callable[[int, float], None] | None = None,
+    checkpoint: FoldCheckpoint | None = None,
 ) -> FoldOutcome:
-    """Train a fresh model from ``build`` on ``train`` and predict ``test``."""
+    """Train a fresh model from ``build`` on ``train`` and predict ``test``. With ``checkpoint``,
+    continue from its saved state (the outcome is the same as without) and save it as it says."""
     started = time.perf_counter()
+    if cfg.deterministic:
+        make_deterministic()
     torch.manual_seed(cfg.seed)
     generator = torch.Generator().manual_seed(cfg.seed)
     device = resolve_device(cfg.device)
@@ -247,7 +254,10 @@ def fit_predict(
     weight = class_weights(train.labels, num_classes).to(device) if cfg.class_balanced else None
     losses: list[float] = []
     best = (-1.0, cfg.epochs, None)
-    for epoch in range(1, cfg.epochs + 1):
+    training = (cfg.to_dict(), model, optimizer, scheduler, generator)
+    if checkpoint is not None:
+        losses, best = checkpoint.restore(*training) or (losses, best)
+    for epoch in range(len(losses) + 1, cfg.epochs + 1):
         model.train()
         order = torch.randperm(len(train), generator=generator)
         total, seen = 0.0, 0
@@ -276,6 +286,8 @@ def fit_predict(
             score = unweighted_f1(validation.labels.tolist(), val_pred.tolist(), num_classes)
             if score > best[0]:
                 best = (score, epoch, copy.deepcopy(model.state_dict()))
+        if checkpoint is not None and checkpoint.due(epoch, cfg.epochs):
+            checkpoint.save(*training, losses, best)
         if on_epoch:
             on_epoch(epoch, losses[-1])
     selected = cfg.epochs
