@@ -1,6 +1,8 @@
 """``zoo bench --save-weights``: each fold's final weights beside the result, kept on resume,
 rebuilding the recorded predictions, and used by ``zoo explain`` instead of retraining."""
 
+import socket
+
 import pytest
 from fixtures.predictions import assert_same_predictions
 from typer.testing import CliRunner
@@ -33,7 +35,14 @@ class StopAfter(Reporter):
             raise KeyboardInterrupt
 
 
-def test_resume_keeps_saved_folds_and_retrains_folds_finished_without_weights(tmp_path):
+def test_resume_keeps_saved_folds_and_retrains_folds_finished_without_weights(tmp_path, monkeypatch):
+    def refuse(*args):
+        raise AssertionError("a benchmark run tried to open a network connection")
+
+    # the embedded default model on synth never needs the network, weights saved or not
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
     def spec(save):
         overrides = {"epochs": 1, "input_size": 16, "batch_size": 16}
         return BenchSpec(

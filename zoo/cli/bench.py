@@ -128,7 +128,8 @@ def bench(
     pretrained: Optional[str] = typer.Option(
         None,
         "--pretrained",
-        help="Fine-tune from a checkpoint: a safetensors PATH or a NAME (zoo list checkpoints).",
+        help="Fine-tune from a checkpoint: a safetensors PATH, a NAME (zoo list checkpoints) "
+        "or a Hub pre-training hf:ORG/NAME[@REVISION].",
     ),
     allow_partial: bool = typer.Option(
         False,

@@ -26,7 +26,9 @@ def commit_message(publication: repo.Publication) -> str:
 
 
 def say(text: str) -> None:
-    """Print text that holds names from files verbatim (no Rich markup or highlighting)."""
+    """Print text that holds names from downloaded files as plain text: no Rich markup, and
+    control characters (terminal escape sequences) shown escaped."""
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
     console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 

@@ -150,10 +150,14 @@ def _pretraining_publication(path: Path) -> Publication:
 
 
 def generated_data(publication: Publication) -> bool:
-    """Whether the weights were trained only on data mer-zoo generates (its own licence applies)."""
-    if publication.kind == "run":
-        return bool(DATASETS.get(publication.config["dataset"]).meta.get("generated"))
-    return bool(MACRO.get(publication.config["pretraining"]["corpus"]).meta.get("generated"))
+    """Whether the weights were trained only on data mer-zoo generates (its own licence applies);
+    a dataset this mer-zoo does not know counts as not generated."""
+    registry, name = (
+        (DATASETS, publication.config["dataset"])
+        if publication.kind == "run"
+        else (MACRO, publication.config["pretraining"]["corpus"])
+    )
+    return name in registry and bool(registry.get(name).meta.get("generated"))
 
 
 def repo_files(publication: Publication, repo_id: str, license: str | None = None) -> dict[str, bytes | Path]:
