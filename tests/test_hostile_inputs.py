@@ -284,7 +284,10 @@ def test_sheet_readers_read_hostile_sheets_or_name_the_problem(trees, name, exam
 
 def test_link_and_dot_dot_cells_are_refused_by_name(trees):
     root = trees["casme2"]
+    loop = root / "Cropped" / "sub01" / "LOOP"
+    loop.symlink_to(loop)
     write_sheet(root / "CASME2-coding-20140508.xlsx", CASME2_HEADER, [
+        [1, "LOOP", None, 1, 2, 6, None, "", "happiness"],
         [1, "LINK", None, 1, 2, 6, None, "", "happiness"],
         [1, "../../../bait", None, 1, 2, 6, None, "", "happiness"],
         [1, str(root.parent.parent / "bait"), None, 1, 2, 6, None, "", "happiness"],
@@ -294,8 +297,10 @@ def test_link_and_dot_dot_cells_are_refused_by_name(trees):
     index = casme2.read_casme2(root)
     assert [c.key for c in index.clips] == ["sub02/EP01"]
     reasons = [e.reason for e in index.excluded]
-    assert len(reasons) == 4 and all("outside the dataset root" in r for r in reasons)
-    assert f"resolves to {(root.parent.parent / 'bait').resolve()}" in reasons[0]
+    assert reasons[0] == f"{loop} is a loop of symbolic links; remove it"
+    assert len(reasons) == 5 and all("outside the dataset root" in r for r in reasons[1:])
+    assert f"resolves to {(root.parent.parent / 'bait').resolve()}" in reasons[1]
+    loop.unlink()
 
 
 SMIC_NAMES = st.one_of(st.sampled_from(["s1", "s01", "S2", "s3 x", "s1_ne_01", "negative", "surprise"]),

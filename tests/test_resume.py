@@ -18,6 +18,7 @@ from benchmarks.records import InputSpec
 from benchmarks.runner import BenchSpec, Reporter, plan_benchmark, run_benchmark
 from leaderboard.store import read_result
 from registry.errors import ConfigError
+from zoo.cli.bench import parse_every
 from zoo.engine import checkpoint as checkpoints
 from zoo.engine.checkpoint import FoldCheckpoint
 from zoo.engine.determinism import explain_nondeterministic
@@ -194,3 +195,6 @@ def test_bad_checkpoint_interval_fails_before_anything_is_written(tmp_path):
     with pytest.raises(ConfigError, match="--checkpoint-every must be auto or epochs >= 0, not -1"):
         plan_benchmark(bench(tmp_path / "results", checkpoint_every=-1))
     assert not (tmp_path / "results").exists()
+    with pytest.raises(ConfigError, match="--checkpoint-every must be auto or a number of epochs, not 'often'"):
+        parse_every("often")
+    assert (parse_every("auto"), parse_every("3")) == (None, 3)

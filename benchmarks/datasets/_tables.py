@@ -155,7 +155,10 @@ def outside_root(root: Path, path: Path) -> str | None:
     Frames are read only inside the root, so a sheet cell or a stray link can never make a
     benchmark read (and fingerprint, and train on) files that are not part of the dataset.
     """
-    target = path.resolve()
+    try:
+        target = path.resolve()
+    except RuntimeError:  # Python < 3.13 raises this for a symbolic link loop
+        return f"{path} is a loop of symbolic links; remove it"
     if target.is_relative_to(root.resolve()):
         return None
     return (f"{path} resolves to {target}, outside the dataset root {root}; frames are read only "
