@@ -1,5 +1,7 @@
 """The synthetic dataset: written in CASME II's format, read by the CASME II reader."""
 
+import hashlib
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,6 +18,25 @@ from benchmarks.synthetic import (
 )
 
 SMALL = SynthConfig(seed=3, subjects=3, clips_per_subject=(2, 2), frames_per_clip=(5, 5))
+
+
+def clips_digest(clips) -> str:
+    digest = hashlib.sha256()
+    for c in clips:
+        digest.update(f"{c.subject}|{c.name}|{c.emotion}|{c.action_units}|{c.first_frame}|{c.apex_index}|".encode())
+        for frame in c.frames:
+            digest.update(frame.tobytes())
+    return digest.hexdigest()
+
+
+def test_version_1_is_unchanged():
+    """Pinned before v2 existed: v1 frames and folder names (hence existing synth rows) stay as they were."""
+    from benchmarks.datasets.synth import dataset_folder
+    from benchmarks.macro.synth_macro import MACRO_CONFIG, corpus_folder
+
+    assert clips_digest(generate_clips(SMALL)) == "ec67bc9b9abfccb5e259b65ccf3900678907c9d87a79199cb54d6ef9bf6f8b5a"
+    assert dataset_folder(SynthConfig()).name == "seed0-7aab7caccc"
+    assert corpus_folder(MACRO_CONFIG).name == "seed1001-f58d8a2c14"
 
 
 def test_generation_is_deterministic_in_the_seed():
