@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,8 @@ import pytest
 from benchmarks.macro import overlapping_subjects
 from benchmarks.macro.ckplus import read_ckplus
 from benchmarks.macro.generic import read_generic
-from benchmarks.macro.synth_macro import MACRO_CONFIG, write_corpus
+from benchmarks.datasets.synth import APPEARANCE_V2
+from benchmarks.macro.synth_macro import MACRO_CONFIG, read_synth_macro, read_synth_macro_v2, write_corpus
 from benchmarks.synthetic import SynthConfig
 from registry.errors import DataError
 
@@ -88,7 +90,8 @@ def test_ckplus_layout(tmp_path):
         read_ckplus(tmp_path / "Emotion")
 
 
-def test_synth_macro_is_written_in_the_generic_layout(tmp_path):
+@pytest.mark.parametrize("appearance", [None, APPEARANCE_V2], ids=["v1", "v2"])
+def test_synth_macro_is_written_in_the_generic_layout(tmp_path, appearance):
     small = SynthConfig(
         **{
             **MACRO_CONFIG.to_dict(),
@@ -98,9 +101,11 @@ def test_synth_macro_is_written_in_the_generic_layout(tmp_path):
             "frames_per_clip": (6, 8),
         }
     )
-    root = write_corpus(small, tmp_path / "corpus")
-    index = read_generic(root, dataset="synth-macro")
+    root = write_corpus(small, tmp_path / "corpus", appearance)
+    index = (read_synth_macro_v2 if appearance else read_synth_macro)(root)
     assert index.subjects == ["macro01", "macro02"] and len(index.clips) == 4
+    generator = json.loads(index.generator or "{}")
+    assert generator.get("version") == (2 if appearance else None)  # v1 fingerprints stay as they were
     assert all(c.onset < c.apex <= c.offset for c in index.clips)
     # macro-sized motions from the same generator, with more identities than synth
     assert MACRO_CONFIG.amplitude_px >= 3 * SynthConfig().amplitude_px
@@ -119,4 +124,4 @@ def test_fresh_process_lists_macro_corpora():
         text=True,
         check=True,
     ).stdout
-    assert eval(out) == ["ck+", "macro-folders", "synth-macro"]
+    assert eval(out) == ["ck+", "macro-folders", "synth-macro", "synth-macro-v2"]
