@@ -129,7 +129,7 @@ Point = tuple[str, float, float]
 class Crease:
     points: tuple[Point, ...]  # a polyline
     depth: float = 1.0
-    width: float = 0.025  # std across the valley, eye distances
+    width: float = 0.04  # std across the valley, eye distances
 
 
 @dataclass(frozen=True)
@@ -184,13 +184,13 @@ APPEARANCE: dict[str, tuple[Feature, ...]] = {
         Crease((("eye_l", -0.34, 0.0), ("eye_l", -0.54, 0.01))),
         Crease((("eye_l", -0.32, 0.08), ("eye_l", -0.5, 0.19))),
         Bulge(("cheek_l", 0.0, -0.08), 0.16, 0.5),
-        Crease((("nose_l", -0.1, 0.0), ("nose_l", -0.22, 0.2), ("mouth_l", -0.12, 0.05)), 1.2, 0.035),
+        Crease((("nose_l", -0.1, 0.0), ("nose_l", -0.22, 0.2), ("mouth_l", -0.12, 0.05)), 1.2, 0.05),
     ),
     # wrinkles across the sides of the nose, the upper nasolabial furrow, the raised upper lip
     "AU9+10": _both_sides(
         Crease((("nose_root", -0.12, 0.04), ("nose_root", -0.02, 0.09))),
         Crease((("nose_root", -0.14, 0.13), ("nose_root", -0.03, 0.18))),
-        Crease((("nose_l", -0.1, 0.0), ("nose_l", -0.22, 0.2)), 1.2, 0.035),
+        Crease((("nose_l", -0.1, 0.0), ("nose_l", -0.22, 0.2)), 1.2, 0.05),
     )
     + (Bulge(("lip_upper", 0.0, -0.07), 0.1, 0.6),),
     # dimples at the lip corners, the pressed lip line and the bulge below the lower lip
@@ -205,7 +205,7 @@ APPEARANCE: dict[str, tuple[Feature, ...]] = {
         Bulge(("lid_l_lower", 0.0, 0.03), 0.07, 0.6),
     ),
     # lines running down from the pulled-down lip corners
-    "AU15": _both_sides(Crease((("mouth_l", -0.04, 0.04), ("mouth_l", -0.14, 0.36)), 1.4, 0.03)),
+    "AU15": _both_sides(Crease((("mouth_l", -0.04, 0.04), ("mouth_l", -0.14, 0.36)), 1.4)),
     # the raised chin: its boss, the deeper fold under the lower lip, dimpled skin
     "AU17": (
         Bulge(("chin", 0.0, -0.1), 0.16, 0.6),
@@ -254,7 +254,7 @@ class AppearanceConfig:
     calibrated parameter; the rest fix the look and its spread over subjects.
     """
 
-    gain: float = 0.1  # log-brightness at the bottom of a unit crease, for a reference_px movement
+    gain: float = 1.0  # log-brightness at the bottom of a unit crease, for a reference_px movement
     reference_px: float = 2.0  # movement strength (px at apex) the gain refers to: synth's amplitude
     relief: float = 0.5  # slope shading of a crease against its cavity darkening
     subject_gain: tuple[float, float] = (0.6, 1.4)  # per subject and action unit
@@ -531,11 +531,13 @@ def generator_version(appearance: AppearanceConfig | None) -> int:
 
 
 def generator_identity(cfg: SynthConfig, appearance: AppearanceConfig | None = None) -> dict:
-    """Everything that defines a generated corpus: the version and every parameter (a version 1
-    identity holds no appearance key, so it is what it was before version 2 existed)."""
+    """Everything that defines a generated corpus: the version, every parameter and, for
+    version 2, a digest of the wrinkle table (a version 1 identity holds no appearance key,
+    so it is what it was before version 2 existed)."""
     identity = {"version": generator_version(appearance), **cfg.to_dict()}
     if appearance:
-        identity["appearance"] = appearance.to_dict()
+        table = hashlib.sha256(repr(APPEARANCE).encode()).hexdigest()[:10]
+        identity["appearance"] = {**appearance.to_dict(), "features": table}
     return identity
 
 

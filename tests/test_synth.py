@@ -64,11 +64,12 @@ def test_version_2_is_its_own_data_and_leaves_version_1_alone(tmp_path):
     assert '"version": 2' in v2.generator and v1.generator == ""
     assert fixed_time_fingerprint(v2) != fixed_time_fingerprint(replace(v2, generator=""))
     assert dataset_folder(SMALL, APPEARANCE_V2) != dataset_folder(SMALL)
+    assert dataset_folder(SynthConfig(), APPEARANCE_V2).name == "seed0-3a02ade2a8"  # the calibrated data
     assert dataset_folder(SMALL, APPEARANCE_V2) != dataset_folder(SMALL, replace(APPEARANCE_V2, gain=0.5))
 
 
 # frames of SMALL at synth-v2's appearance: pinned, so the look cannot change unversioned
-V2_DIGEST = "7d238bcf751e1aa1bd5d9d4060dd4aa231582a62b2f0c143fc8ebb21352ae3ec"
+V2_DIGEST = "86c78fdf51d46b52ab2e083515fbb809c742320c99488619c6e04c3d0925172c"
 
 
 def test_version_2_is_deterministic_and_changes_only_appearance():
