@@ -130,17 +130,22 @@ class DatasetIndex:
     clips: tuple[Clip, ...]
     excluded: tuple[Excluded, ...] = ()
     warnings: tuple[str, ...] = ()
+    # generated data: what made it (generator version and parameters), part of the fingerprint;
+    # empty for recorded datasets and for synth version 1, whose fingerprints predate it
+    generator: str = ""
 
     @property
     def subjects(self) -> list[str]:
         return sorted({c.subject for c in self.clips}, key=natural_key)
 
     def fingerprint(self) -> str:
-        """Hash of the annotations and the size/mtime of every frame used.
+        """Hash of the annotations, the size/mtime of every frame used and the generator.
 
         Cheap enough to compute on every run; changes whenever the sheet or a used frame does.
         """
         digest = hashlib.sha256()
+        if self.generator:
+            digest.update(f"generator|{self.generator}|".encode())
         for clip in sorted(self.clips, key=lambda c: c.key):
             digest.update(f"{clip.key}|{clip.emotion}|{clip.onset}|{clip.apex}|{clip.offset}|".encode())
             for number in sorted({clip.onset, clip.apex, clip.offset}):

@@ -15,6 +15,14 @@ What makes the task real rather than trivially separable:
 - nuisances: per-subject movement style, per-clip intensity, head motion between frames,
   illumination flicker, sensor noise, JPEG compression, and unrelated distractor movements.
 
+Generator version 1 only moves pixels of the smooth photograph. Version 2 (an
+:class:`AppearanceConfig`) also renders what each action unit does to the skin's look:
+wrinkles, furrows and bulges, shaded by light from above, on the skin so they move with it,
+ramping with the same onset-apex-offset profile as the motion and varied per subject. Real
+pixel-difference models (MMNet, MIACNet) live on these changes; without them ``apex - onset``
+sees little that optical flow does not see better. Version 2 draws its randomness from its
+own stream, so a v2 clip is the v1 clip of the same seed plus its appearance change.
+
 All randomness flows from one seed, so a configuration always produces the same files.
 """
 
@@ -22,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -105,8 +114,105 @@ EMOTIONS: dict[str, tuple[str, ...]] = {
     "surprise": ("AU1+2",),
     "others": ("AU4", "AU7", "AU15", "AU17"),
 }
+APPEARANCE_STREAM = 2  # third entropy word of each subject's appearance generator
 # Class frequencies of CASME II's 5-class split (32/63/27/25/99 of 246).
 CASME2_FREQUENCIES = {"happiness": 32, "disgust": 63, "repression": 27, "surprise": 25, "others": 99}
+
+# What each action unit does to the skin (generator version 2), in FACS terms: a crease is a
+# valley along a curve (a wrinkle or furrow), a bulge a smooth bump (a raised cheek, a
+# bunched brow; negative: a pit). Points are (landmark, dx, dy) with offsets in eye distances
+# (+x to the image right, +y down); features on "_l" landmarks are mirrored to "_r".
+Point = tuple[str, float, float]
+
+
+@dataclass(frozen=True)
+class Crease:
+    points: tuple[Point, ...]  # a polyline
+    depth: float = 1.0
+    width: float = 0.04  # std across the valley, eye distances
+
+
+@dataclass(frozen=True)
+class Bulge:
+    centre: Point
+    radius: float  # std, eye distances
+    height: float = 1.0
+
+
+Feature = Crease | Bulge
+
+
+def _mirror(feature: Feature) -> Feature:
+    def flip(point: Point) -> Point:
+        name, dx, dy = point
+        return re.sub(r"_l(?=_|$)", "_r", name), -dx, dy
+
+    if isinstance(feature, Crease):
+        return Crease(tuple(flip(p) for p in feature.points), feature.depth, feature.width)
+    return Bulge(flip(feature.centre), feature.radius, feature.height)
+
+
+def _both_sides(*features: Feature) -> tuple[Feature, ...]:
+    return tuple(f for feature in features for f in (feature, _mirror(feature)))
+
+
+FOREHEAD_LINES = (-0.3, -0.44, -0.58, -0.72)  # rows above the brows (AU1+2), eye distances
+APPEARANCE: dict[str, tuple[Feature, ...]] = {
+    # horizontal forehead wrinkles, arched like the raised brows
+    "AU1+2": tuple(
+        Crease(
+            (
+                ("brow_l_outer", -0.05, dy + 0.06),
+                ("brow_l", 0, dy),
+                ("brow_l_inner", 0, dy - 0.02),
+                ("brow_r_inner", 0, dy - 0.02),
+                ("brow_r", 0, dy),
+                ("brow_r_outer", 0.05, dy + 0.06),
+            ),
+            depth=1.0 - 0.12 * i,
+        )
+        for i, dy in enumerate(FOREHEAD_LINES)
+    ),
+    # vertical furrows between the brows, and the bunched brow above them
+    "AU4": _both_sides(
+        Crease((("brow_l_inner", 0.12, 0.04), ("brow_l_inner", 0.15, -0.28)), depth=1.3),
+        Bulge(("brow_l_inner", 0.02, -0.06), 0.09, 0.8),
+    ),
+    # crow's feet at the outer eye corners, the raised cheek, a deeper nasolabial furrow
+    "AU6+12": _both_sides(
+        Crease((("eye_l", -0.32, -0.07), ("eye_l", -0.5, -0.17))),
+        Crease((("eye_l", -0.34, 0.0), ("eye_l", -0.54, 0.01))),
+        Crease((("eye_l", -0.32, 0.08), ("eye_l", -0.5, 0.19))),
+        Bulge(("cheek_l", 0.0, -0.08), 0.16, 0.5),
+        Crease((("nose_l", -0.1, 0.0), ("nose_l", -0.22, 0.2), ("mouth_l", -0.12, 0.05)), 1.2, 0.05),
+    ),
+    # wrinkles across the sides of the nose, the upper nasolabial furrow, the raised upper lip
+    "AU9+10": _both_sides(
+        Crease((("nose_root", -0.12, 0.04), ("nose_root", -0.02, 0.09))),
+        Crease((("nose_root", -0.14, 0.13), ("nose_root", -0.03, 0.18))),
+        Crease((("nose_l", -0.1, 0.0), ("nose_l", -0.22, 0.2)), 1.2, 0.05),
+    )
+    + (Bulge(("lip_upper", 0.0, -0.07), 0.1, 0.6),),
+    # dimples at the lip corners, the pressed lip line and the bulge below the lower lip
+    "AU14+24": _both_sides(Crease((("mouth_l", -0.08, -0.07), ("mouth_l", -0.1, 0.08)), 1.3))
+    + (
+        Crease((("mouth_l", 0.06, 0.02), ("lip_upper", 0.0, 0.1), ("mouth_r", -0.06, 0.02)), 0.8),
+        Bulge(("lip_lower", 0.0, 0.12), 0.1, 0.6),
+    ),
+    # a line under each tightened lower lid, and the lid's bulge
+    "AU7": _both_sides(
+        Crease((("lid_l_lower", -0.15, 0.07), ("lid_l_lower", 0.0, 0.1), ("lid_l_lower", 0.15, 0.07)), 1.3),
+        Bulge(("lid_l_lower", 0.0, 0.03), 0.07, 0.6),
+    ),
+    # lines running down from the pulled-down lip corners
+    "AU15": _both_sides(Crease((("mouth_l", -0.04, 0.04), ("mouth_l", -0.14, 0.36)), 1.4)),
+    # the raised chin: its boss, the deeper fold under the lower lip, dimpled skin
+    "AU17": (
+        Bulge(("chin", 0.0, -0.1), 0.16, 0.6),
+        Crease((("lip_lower", -0.2, 0.2), ("lip_lower", 0.0, 0.25), ("lip_lower", 0.2, 0.2)), 1.1),
+    )
+    + _both_sides(Bulge(("chin", -0.08, -0.12), 0.035, -0.7), Bulge(("chin", -0.05, -0.02), 0.035, -0.7)),
+}
 
 
 @dataclass(frozen=True)
@@ -132,6 +238,28 @@ class SynthConfig:
     distractor_px: float = 0.5
     unreadable_apex_fraction: float = 0.02  # sheet cells with '/' instead of a frame number
     jpeg_quality: int = 92
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class AppearanceConfig:
+    """Generator version 2: how strongly action units change the skin's look.
+
+    An action unit moving by ``strength`` px at apex changes log-brightness by ``gain *
+    strength / reference_px`` times its shading map: a crease darkens along its bottom
+    (cavity) and, lit from above, is darker on its upper wall than its lower one (``relief``
+    weighs that slope term); a bulge is lit on top and shadowed below. ``gain`` is the one
+    calibrated parameter; the rest fix the look and its spread over subjects.
+    """
+
+    gain: float = 1.0  # log-brightness at the bottom of a unit crease, for a reference_px movement
+    reference_px: float = 2.0  # movement strength (px at apex) the gain refers to: synth's amplitude
+    relief: float = 0.5  # slope shading of a crease against its cavity darkening
+    subject_gain: tuple[float, float] = (0.6, 1.4)  # per subject and action unit
+    feature_gain: tuple[float, float] = (0.5, 1.5)  # per subject and wrinkle/bulge
+    jitter: float = 0.03  # per subject, std of each feature point's offset, eye distances
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -228,6 +356,48 @@ def displacement_field(
     return field_
 
 
+def _segment_distance(xs: np.ndarray, ys: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    ab = b - a
+    t = np.clip(((xs - a[0]) * ab[0] + (ys - a[1]) * ab[1]) / max(float(ab @ ab), 1e-6), 0, 1)
+    return np.hypot(xs - a[0] - t * ab[0], ys - a[1] - t * ab[1])
+
+
+def appearance_maps(
+    rng: np.random.Generator, source: FaceSource, appearance: AppearanceConfig
+) -> dict[str, np.ndarray]:
+    """One subject's shading map (S, S) per action unit on the canonical face, in units of
+    ``appearance.gain`` log-brightness: the features of :data:`APPEARANCE`, each point moved by
+    ``jitter``, each feature and each action unit weighted by this subject's own factor."""
+    size = source.size
+    ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
+    lm = source.landmarks
+    unit = float(np.hypot(lm["eye_r"][0] - lm["eye_l"][0], lm["eye_r"][1] - lm["eye_l"][1]))
+
+    def place(point: Point) -> np.ndarray:
+        name, dx, dy = point
+        jitter = rng.normal(0, appearance.jitter, size=2)
+        return np.array([lm[name][0] + (dx + jitter[0]) * unit, lm[name][1] + (dy + jitter[1]) * unit])
+
+    maps = {}
+    for au, features in APPEARANCE.items():
+        shade = np.zeros((size, size), np.float32)
+        for feature in features:
+            weight = rng.uniform(*appearance.feature_gain)
+            if isinstance(feature, Crease):
+                points = [place(p) for p in feature.points]
+                width = feature.width * unit
+                distance = np.min([_segment_distance(xs, ys, a, b) for a, b in zip(points, points[1:])], axis=0)
+                valley = np.exp(-(distance**2) / (2 * width**2))
+                slope = np.gradient(valley, axis=0) * width
+                shade -= weight * feature.depth * (valley + appearance.relief * slope)
+            else:
+                centre, radius = place(feature.centre), feature.radius * unit
+                bump = np.exp(-((xs - centre[0]) ** 2 + (ys - centre[1]) ** 2) / (2 * radius**2))
+                shade += weight * feature.height * np.gradient(bump, axis=0) * radius
+        maps[au] = rng.uniform(*appearance.subject_gain) * shade
+    return maps
+
+
 def intensity_profile(n_frames: int, apex_index: int) -> np.ndarray:
     """Smooth rise from onset (0) to apex (1), then a partial release towards offset."""
     t = np.arange(n_frames, dtype=np.float32)
@@ -247,9 +417,12 @@ def render_clip(
     field_: np.ndarray,
     profile: np.ndarray,
     cfg: SynthConfig,
+    shade: np.ndarray | None = None,
 ) -> list[np.ndarray]:
     """Frames of one clip: the face moved by ``profile[t] * field_``, seen through the identity
     warp, with head motion, flicker and noise. One resampling per frame, from the canonical face.
+    ``shade`` (canonical log-brightness at apex, version 2) is resampled alike, so wrinkles sit
+    on the skin and move with it, and ramps with the same ``profile``.
     """
     s = cfg.frame_size
     base = identity.inverse_map
@@ -278,6 +451,9 @@ def render_clip(
         d = cv2.remap(field_, q, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
         src = (q - intensity * d * scale).astype(np.float32)
         img = cv2.remap(source.image, src, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        if shade is not None:
+            skin = cv2.remap(shade, src, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+            img = img * np.exp(intensity * skin)[..., None]
         gain = 1 + rng.normal(0, cfg.flicker)
         img = 255.0 * (np.clip(img / 255.0, 0, 1) ** identity.gamma) * identity.gains * gain
         img = img + rng.normal(0, cfg.noise_std, size=img.shape)
@@ -296,14 +472,25 @@ def _clip_emotions(rng: np.random.Generator, cfg: SynthConfig) -> list[list[str]
     ]
 
 
-def generate_clips(cfg: SynthConfig, source: FaceSource | None = None) -> Iterator[SynthClip]:
-    """All clips of a configuration, subject by subject, deterministic in ``cfg.seed``."""
+def generate_clips(
+    cfg: SynthConfig, source: FaceSource | None = None, appearance: AppearanceConfig | None = None
+) -> Iterator[SynthClip]:
+    """All clips of a configuration, subject by subject, deterministic in ``cfg.seed``.
+
+    ``appearance`` (version 2) draws from a stream of its own per subject, so every other
+    draw, hence the motion, noise and annotation of every clip, is version 1's.
+    """
     source = source or FaceSource()
     rng = np.random.default_rng(cfg.seed)
     plan = _clip_emotions(rng, cfg)
     sigma = cfg.movement_sigma
     for subject, emotions in enumerate(plan, start=1):
         identity = make_identity(rng, source, cfg)
+        skin = (
+            appearance_maps(np.random.default_rng([cfg.seed, subject, APPEARANCE_STREAM]), source, appearance)
+            if appearance
+            else None
+        )
         for number, emotion in enumerate(emotions, start=1):
             au = EMOTIONS[emotion][rng.integers(len(EMOTIONS[emotion]))]
             amplitude = cfg.amplitude_px * rng.uniform(*cfg.amplitude_range)
@@ -317,7 +504,13 @@ def generate_clips(cfg: SynthConfig, source: FaceSource | None = None) -> Iterat
             n_frames = int(rng.integers(cfg.frames_per_clip[0], cfg.frames_per_clip[1] + 1))
             apex_index = int(rng.integers(n_frames // 3, 2 * n_frames // 3 + 1))
             field_ = displacement_field(source, movements, sigma)
-            frames = render_clip(rng, source, identity, field_, intensity_profile(n_frames, apex_index), cfg)
+            shade = (
+                appearance.gain / appearance.reference_px * sum(px * skin[name] for name, px, _ in movements)
+                if skin
+                else None
+            )
+            profile = intensity_profile(n_frames, apex_index)
+            frames = render_clip(rng, source, identity, field_, profile, cfg, shade)
             yield SynthClip(
                 subject=subject,
                 name=f"EP{number:02d}_{int(rng.integers(1, 20)):02d}{'fs'[number % 2]}",
@@ -332,29 +525,50 @@ def generate_clips(cfg: SynthConfig, source: FaceSource | None = None) -> Iterat
 GENERATOR_MARKER = "generator.json"
 
 
-def generated_folder(kind: str, version: int, cfg: SynthConfig) -> Path:
-    """The cache folder of a generated corpus, named by a hash of the version and every parameter."""
-    blob = json.dumps({"version": version, **cfg.to_dict()}, sort_keys=True)
+def generator_version(appearance: AppearanceConfig | None) -> int:
+    """1: action units only move pixels; 2: they also change the skin's appearance."""
+    return 1 if appearance is None else 2
+
+
+def generator_identity(cfg: SynthConfig, appearance: AppearanceConfig | None = None) -> dict:
+    """Everything that defines a generated corpus: the version, every parameter and, for
+    version 2, a digest of the wrinkle table (a version 1 identity holds no appearance key,
+    so it is what it was before version 2 existed)."""
+    identity = {"version": generator_version(appearance), **cfg.to_dict()}
+    if appearance:
+        table = hashlib.sha256(repr(APPEARANCE).encode()).hexdigest()[:10]
+        identity["appearance"] = {**appearance.to_dict(), "features": table}
+    return identity
+
+
+def generated_folder(kind: str, cfg: SynthConfig, appearance: AppearanceConfig | None = None) -> Path:
+    """The cache folder of a generated corpus, named by a hash of its identity."""
+    blob = json.dumps(generator_identity(cfg, appearance), sort_keys=True)
     return cache_home() / kind / f"seed{cfg.seed}-{hashlib.sha256(blob.encode()).hexdigest()[:10]}"
 
 
 def write_generated(
     cfg: SynthConfig,
-    version: int,
+    appearance: AppearanceConfig | None,
     target: Path,
     write_clip: Callable[[Path, int, SynthClip], None],
     finish: Callable[[Path], None] = lambda folder: None,
 ) -> Path:
-    """Generate every clip of ``cfg`` into ``target`` atomically; ``write_clip(folder, index,
-    clip)`` lays out one clip, ``finish(folder)`` writes the annotation file."""
+    """Generate every clip into ``target`` atomically; ``write_clip(folder, index, clip)`` lays
+    out one clip, ``finish(folder)`` writes the annotation file, the marker records the identity."""
 
     def fill(folder: Path) -> None:
-        for index, clip in enumerate(generate_clips(cfg, FaceSource())):
+        for index, clip in enumerate(generate_clips(cfg, FaceSource(), appearance)):
             write_clip(folder, index, clip)
         finish(folder)
-        (folder / GENERATOR_MARKER).write_text(json.dumps({"version": version, **cfg.to_dict()}, indent=1))
+        (folder / GENERATOR_MARKER).write_text(json.dumps(generator_identity(cfg, appearance), indent=1))
 
     return atomic_folder(target, GENERATOR_MARKER, fill)
+
+
+def read_identity(root: Path) -> str:
+    """A generated folder's identity as recorded by its marker (what fingerprints carry)."""
+    return json.dumps(json.loads((Path(root) / GENERATOR_MARKER).read_text()), sort_keys=True)
 
 
 def save_frames(folder: Path, clip: SynthClip, file_name: str, quality: int) -> None:

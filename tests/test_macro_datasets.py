@@ -1,8 +1,10 @@
-"""Macro corpora: the generic and CK+ layouts against small fake copies, synth-macro, errors."""
+"""Macro corpora: the generic, CK+, DFEW, CAS(ME)^2 and SAMM long-video layouts against small
+fake copies, synth-macro (v1 and v2), errors."""
 
 from __future__ import annotations
 
 import csv
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -12,10 +14,16 @@ import numpy as np
 import pytest
 
 from benchmarks.macro import overlapping_subjects
+from benchmarks.macro.casme_sq import read_casme_sq
 from benchmarks.macro.ckplus import read_ckplus
+from benchmarks.macro.dfew import read_dfew
 from benchmarks.macro.generic import read_generic
-from benchmarks.macro.synth_macro import MACRO_CONFIG, write_corpus
+from benchmarks.macro.samm_lv import read_samm_lv
+from benchmarks.datasets.synth import APPEARANCE_V2
+from benchmarks.macro.synth_macro import MACRO_CONFIG, read_synth_macro, read_synth_macro_v2, write_corpus
 from benchmarks.synthetic import SynthConfig
+from fixtures.macro_layouts import write_casme_sq, write_dfew, write_samm_lv
+from registry import MACRO
 from registry.errors import DataError
 
 
@@ -88,7 +96,8 @@ def test_ckplus_layout(tmp_path):
         read_ckplus(tmp_path / "Emotion")
 
 
-def test_synth_macro_is_written_in_the_generic_layout(tmp_path):
+@pytest.mark.parametrize("appearance", [None, APPEARANCE_V2], ids=["v1", "v2"])
+def test_synth_macro_is_written_in_the_generic_layout(tmp_path, appearance):
     small = SynthConfig(
         **{
             **MACRO_CONFIG.to_dict(),
@@ -98,13 +107,79 @@ def test_synth_macro_is_written_in_the_generic_layout(tmp_path):
             "frames_per_clip": (6, 8),
         }
     )
-    root = write_corpus(small, tmp_path / "corpus")
-    index = read_generic(root, dataset="synth-macro")
+    root = write_corpus(small, tmp_path / "corpus", appearance)
+    index = (read_synth_macro_v2 if appearance else read_synth_macro)(root)
     assert index.subjects == ["macro01", "macro02"] and len(index.clips) == 4
+    generator = json.loads(index.generator or "{}")
+    assert generator.get("version") == (2 if appearance else None)  # v1 fingerprints stay as they were
     assert all(c.onset < c.apex <= c.offset for c in index.clips)
     # macro-sized motions from the same generator, with more identities than synth
     assert MACRO_CONFIG.amplitude_px >= 3 * SynthConfig().amplitude_px
     assert MACRO_CONFIG.subjects > SynthConfig().subjects
+
+
+def test_dfew_layout_pairs_from_whole_clips(tmp_path):
+    root = write_dfew(tmp_path, [(1, 6, 1), (2, 4, 7), (3, 5, None), (4, 1, 2)], listed_only=[9])
+    index = read_dfew(root)
+    assert [c.clip for c in index.clips] == ["00001", "00002", "00003"]  # 00004 has one frame
+    first, second, unlabelled = index.clips
+    assert (first.onset, first.apex, first.offset, first.emotion) == (1, 6, 6, "happy")
+    assert (second.apex, second.emotion) == (4, "fear") and unlabelled.emotion == ""
+    assert index.subjects == ["00001", "00002", "00003"]  # no identities: a clip is a subject
+    assert any("whole clip" in w for w in index.warnings)
+    assert MACRO.get("dfew").meta["pairs_from"].startswith("whole clip")
+    assert [(Path(e.row).name, e.reason.split(";")[0]) for e in index.excluded] == [
+        ("00004", "1 frame(s)"),
+        ("EmoLabel_DataSplit clip 00009", f"no folder {root / 'Clip' / 'clip_224x224' / '00009'}"),
+    ]
+    with pytest.raises(DataError, match=r"no DFEW clip folder \(Clip/clip_224x224\)"):
+        read_dfew(tmp_path / "EmoLabel_DataSplit")
+
+
+def test_casme_sq_keeps_macro_rows(tmp_path):
+    root = write_casme_sq(
+        tmp_path,
+        [
+            (1, "disgust1_1", 3, 10, 20, "macro-expression"),
+            (1, "disgust1_2", 12, 14, 16, "micro-expression"),
+            (2, "anger1_1", 5, 9, 0, "macro-expression"),  # offset 0: not annotated
+            (3, "happy1_1", 30, 35, 90, "macro-expression"),  # offset past the last frame
+        ],
+    )
+    index = read_casme_sq(root)
+    assert [(c.subject, c.clip, c.onset, c.apex, c.offset) for c in index.clips] == [
+        ("s15", "disgust1_1", 3, 10, 20),
+        ("s16", "anger1_1", 5, 9, 9),
+        ("s19", "happy1_1", 30, 35, 90),
+    ]
+    assert index.clips[0].frames[3].parent.name == "15_0101disgustingteeth"
+    assert any("row 3: offset 0" in w for w in index.warnings)
+    assert any("row 4: offset frame 90 missing" in w for w in index.warnings)
+    (root / "CAS(ME)^2code_final.xlsx").rename(root / "other.xlsx")
+    with pytest.raises(DataError, match=r"no CAS\(ME\)\^2 coding sheet"):
+        read_casme_sq(root)
+
+
+def test_samm_long_videos_keep_macro_rows(tmp_path):
+    root = write_samm_lv(
+        tmp_path,
+        [
+            (6, "006_1_1", 5, 12, 30, "Macro"),
+            (6, "006_1_2", 14, 15, 16, "Micro - 1/2"),
+            (7, "007_3_1", 0, 8, 20, "Macro"),  # onset 0: not annotated
+            (7, "007_3_2", 10, 25, 35, "Macro"),
+        ],
+    )
+    index = read_samm_lv(root)
+    assert [(c.subject, c.clip, c.onset, c.apex, c.offset) for c in index.clips] == [
+        ("006", "006_1_1", 5, 12, 30),
+        ("007", "007_3_2", 10, 25, 35),
+    ]
+    assert index.clips[1].frames[10].name == "007_3_0010.jpg"
+    assert [e.reason for e in index.excluded] == ["onset 0 (not annotated); pre-training needs onset -> apex"]
+    # the same people as SAMM's micro-expressions, under the SAMM reader's ids
+    assert MACRO.get("samm-lv").meta["same_subjects_as"] == ("samm",)
+    assert overlapping_subjects(index.subjects, ["samm"], "samm", ["006", "020"]) == ["006"]
 
 
 def test_subject_overlap_only_for_declared_datasets():
@@ -119,4 +194,4 @@ def test_fresh_process_lists_macro_corpora():
         text=True,
         check=True,
     ).stdout
-    assert eval(out) == ["ck+", "macro-folders", "synth-macro"]
+    assert eval(out) == ["casme-sq", "ck+", "dfew", "macro-folders", "samm-lv", "synth-macro", "synth-macro-v2"]

@@ -1,21 +1,140 @@
 """The synthetic dataset: written in CASME II's format, read by the CASME II reader."""
 
+import hashlib
+import os
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from benchmarks.datasets import class_set_for
+from benchmarks.datasets.synth import APPEARANCE_V2, dataset_folder, read_synth, read_synth_v2, write_dataset
+from benchmarks.macro.synth_macro import MACRO_CONFIG, corpus_folder
 from benchmarks.synthetic import (
     ACTION_UNITS,
     LANDMARKS,
+    AppearanceConfig,
     FaceSource,
+    Identity,
     SynthConfig,
+    appearance_maps,
     displacement_field,
     generate_clips,
     intensity_profile,
+    render_clip,
 )
 
 SMALL = SynthConfig(seed=3, subjects=3, clips_per_subject=(2, 2), frames_per_clip=(5, 5))
+
+
+def clips_digest(clips) -> str:
+    digest = hashlib.sha256()
+    for c in clips:
+        digest.update(f"{c.subject}|{c.name}|{c.emotion}|{c.action_units}|{c.first_frame}|{c.apex_index}|".encode())
+        for frame in c.frames:
+            digest.update(frame.tobytes())
+    return digest.hexdigest()
+
+
+def test_version_1_is_unchanged():
+    """Pinned before v2 existed: v1 frames and folder names (hence existing synth rows) stay as they were."""
+    assert clips_digest(generate_clips(SMALL)) == "ec67bc9b9abfccb5e259b65ccf3900678907c9d87a79199cb54d6ef9bf6f8b5a"
+    assert dataset_folder(SynthConfig()).name == "seed0-7aab7caccc"
+    assert corpus_folder(MACRO_CONFIG).name == "seed1001-f58d8a2c14"
+
+
+def fixed_time_fingerprint(index) -> str:
+    """The fingerprint with every frame's mtime set to one instant (it hashes sizes and mtimes)."""
+    for clip in index.clips:
+        for path in clip.frames.values():
+            os.utime(path, ns=(1_700_000_000_000_000_000,) * 2)
+    return index.fingerprint()
+
+
+def test_version_2_is_its_own_data_and_leaves_version_1_alone(tmp_path):
+    v1 = read_synth(write_dataset(SMALL, tmp_path / "v1"))
+    v2 = read_synth_v2(write_dataset(SMALL, tmp_path / "v2", APPEARANCE_V2))
+    # pinned before version 2 existed: same files, same fingerprint
+    assert fixed_time_fingerprint(v1) == "e85ec01754cb5547"
+    # same clips and annotation; the generator's version and parameters are in the fingerprint
+    assert [(c.key, c.emotion, c.onset, c.apex) for c in v1.clips] == [
+        (c.key, c.emotion, c.onset, c.apex) for c in v2.clips
+    ]
+    assert '"version": 2' in v2.generator and v1.generator == ""
+    assert fixed_time_fingerprint(v2) != fixed_time_fingerprint(replace(v2, generator=""))
+    assert dataset_folder(SMALL, APPEARANCE_V2) != dataset_folder(SMALL)
+    assert dataset_folder(SynthConfig(), APPEARANCE_V2).name == "seed0-3a02ade2a8"  # the calibrated data
+    assert dataset_folder(SMALL, APPEARANCE_V2) != dataset_folder(SMALL, replace(APPEARANCE_V2, gain=0.5))
+
+
+# frames of SMALL at synth-v2's appearance: pinned, so the look cannot change unversioned
+V2_DIGEST = "86c78fdf51d46b52ab2e083515fbb809c742320c99488619c6e04c3d0925172c"
+
+
+def test_version_2_is_deterministic_and_changes_only_appearance():
+    a = list(generate_clips(SMALL, appearance=APPEARANCE_V2))
+    b = list(generate_clips(SMALL, appearance=APPEARANCE_V2))
+    other_seed = list(generate_clips(replace(SMALL, seed=4), appearance=APPEARANCE_V2))
+    v1 = list(generate_clips(SMALL))
+    assert clips_digest(a) == clips_digest(b) != clips_digest(other_seed)
+    # a change to the version 2 look must come with a new generator version
+    assert clips_digest(a) == V2_DIGEST
+    for clip, plain in zip(a, v1):
+        assert np.array_equal(clip.frames[0], plain.frames[0])  # onset: no expression yet
+        apex = clip.frames[clip.apex_index].astype(float) - plain.frames[clip.apex_index]
+        assert np.abs(apex).mean() > 0.05  # grey levels over the whole frame
+
+
+def plain_identity(source: FaceSource, size: int) -> Identity:
+    """Frame pixel (x, y) shows canonical pixel (x, y) * source.size / size: no pose, no warp."""
+    ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
+    scale = source.size / size
+    return Identity(np.stack([xs * scale, ys * scale], -1), np.ones(3, np.float32), 1.0, {})
+
+
+# Where each action unit's skin changes (FACS), as boxes (landmark, x0, x1, y0, y1) in eye
+# distances; "_l" boxes are mirrored to the right side.
+AU_REGIONS = {
+    "AU1+2": [("brow_l_outer", -0.2, 1.75, -0.95, 0.05)],  # forehead above the brows
+    "AU4": [("brow_l_inner", -0.05, 0.55, -0.45, 0.2)],  # between the brows
+    "AU6+12": [("eye_l", -0.75, -0.2, -0.35, 0.35), ("cheek_l", -0.45, 0.3, -0.4, 0.55)],  # eye corners, cheeks
+    "AU9+10": [("nose_root", -0.35, 0.35, -0.05, 0.3), ("nose_l", -0.35, 0.05, -0.1, 0.35),
+               ("lip_upper", -0.2, 0.2, -0.25, 0.05)],  # nose, nasolabial furrow, upper lip
+    "AU14+24": [("mouth_l", -0.25, 0.1, -0.2, 0.2), ("lip_upper", -0.5, 0.5, -0.05, 0.5)],  # lip corners, lips
+    "AU7": [("lid_l_lower", -0.3, 0.3, -0.1, 0.25)],  # below the lower lids
+    "AU15": [("mouth_l", -0.3, 0.1, -0.05, 0.5)],  # below the lip corners
+    "AU17": [("chin", -0.4, 0.4, -0.55, 0.15)],  # chin and the fold above it
+}
+
+
+@pytest.mark.parametrize("au", list(AU_REGIONS))
+def test_appearance_changes_stay_in_the_action_units_region(au):
+    """The apex - onset difference of a clip whose only change is the appearance of ``au``:
+    at least 90 % of its energy lies in the action unit's region, which covers under 10 % of
+    the frame (energy density at least 80 times higher inside than outside)."""
+    source, size = FaceSource(), 128
+    lm, scale = source.landmarks, size / source.size
+    unit = np.hypot(lm["eye_r"][0] - lm["eye_l"][0], lm["eye_r"][1] - lm["eye_l"][1])
+    centre = (lm["eye_l"][0] + lm["eye_r"][0]) / 2
+    ys, xs = np.mgrid[0:size, 0:size] / scale  # canonical coordinates of every frame pixel
+    inside = np.zeros((size, size), bool)
+    for name, x0, x1, y0, y1 in AU_REGIONS[au]:
+        x, y = lm[name]
+        box = [(x + x0 * unit, x + x1 * unit)]
+        if name.endswith("_l") or "_l_" in name:
+            box.append((2 * centre - box[0][1], 2 * centre - box[0][0]))
+        for left, right in box:
+            inside |= (xs >= left) & (xs <= right) & (ys >= y + y0 * unit) & (ys <= y + y1 * unit)
+    cfg = SynthConfig(frame_size=size, head_motion_px=0, head_rotation_deg=0, flicker=0, noise_std=0)
+    still = np.zeros((source.size, source.size, 2), np.float32)
+    for subject in range(3):  # each subject's own wrinkles
+        shade = APPEARANCE_V2.gain * appearance_maps(np.random.default_rng(subject), source, APPEARANCE_V2)[au]
+        onset, apex = render_clip(np.random.default_rng(0), source, plain_identity(source, size), still,
+                                  np.array([0.0, 1.0]), cfg, shade)
+        energy = ((apex.astype(float) - onset) ** 2).sum(-1)
+        assert energy.sum() > 0
+        assert energy[inside].sum() / energy.sum() >= 0.9 and inside.mean() < 0.1, au
 
 
 def test_generation_is_deterministic_in_the_seed():

@@ -182,8 +182,10 @@ class IndexBuilder:
     each applied correction is reported as a warning naming its source.
     """
 
-    def __init__(self, dataset: str, root: Path, errata: Iterable[Erratum] = (), use_errata: bool = True):
+    def __init__(self, dataset: str, root: Path, errata: Iterable[Erratum] = (), use_errata: bool = True,
+                 labelled: bool = True):
         self.dataset, self.root = dataset, root
+        self.labelled = labelled  # False: macro corpora for pre-training keep unlabelled clips
         self.errata = {(e.key, e.field): e for e in errata} if use_errata else {}
         self.clips: list[Clip] = []
         self.excluded: list[Excluded] = []
@@ -217,7 +219,7 @@ class IndexBuilder:
         flagged ``apex_imputed`` and warned about. ``sheet_row`` lets row-keyed errata apply.
         """
         key = f"{subject}/{clip}"
-        if not emotion:
+        if not emotion and self.labelled:
             return self.exclude(where, "no emotion label")
         if key in self._seen:
             return self.exclude(where, f"duplicate clip {key} (first listed at {self._seen[key]})")

@@ -1,8 +1,13 @@
-"""``synth``: the embedded default dataset, generated on first use in CASME II's format.
+"""``synth`` and ``synth-v2``: the embedded datasets, generated on first use in CASME II's format.
 
 The generator (``benchmarks/synthetic.py``) writes ``Cropped/subNN/<clip>/reg_img<n>.jpg``
 and a ``CASME2-coding-synth.xlsx`` sheet with CASME II's columns (unnamed ones included),
 then the ordinary CASME II reader reads it back, so the real reader path is what runs.
+
+``synth`` is generator version 1 (action units move pixels), byte for byte what it always
+was, so its published rows keep their meaning; ``synth-v2`` is version 2 (action units also
+change the skin's appearance), the same subjects and clips with the same budget, and a
+benchmark (a leaderboard row) of its own.
 """
 
 from __future__ import annotations
@@ -11,12 +16,25 @@ from pathlib import Path
 
 from openpyxl import Workbook
 
+from dataclasses import replace
+from functools import partial
+
 from benchmarks.datasets.casme2 import read_casme2
 from benchmarks.records import DatasetIndex
-from benchmarks.synthetic import SynthClip, SynthConfig, generated_folder, save_frames, write_generated
+from benchmarks.synthetic import (
+    AppearanceConfig,
+    SynthClip,
+    SynthConfig,
+    generated_folder,
+    read_identity,
+    save_frames,
+    write_generated,
+)
 from registry import DATASETS
 
-GENERATOR_VERSION = 1
+# The appearance model of synth-v2 (gain calibrated on the baselines:
+# benchmarks/perf/results/synth_v2_calibration.md).
+APPEARANCE_V2 = AppearanceConfig()
 # Columns of the official sheet, in order; None is a header cell left empty.
 SHEET_HEADER = [
     "Subject",
@@ -31,12 +49,13 @@ SHEET_HEADER = [
 ]
 
 
-def dataset_folder(cfg: SynthConfig) -> Path:
-    return generated_folder("synth", GENERATOR_VERSION, cfg)
+def dataset_folder(cfg: SynthConfig, appearance: AppearanceConfig | None = None) -> Path:
+    return generated_folder("synth" if appearance is None else "synth-v2", cfg, appearance)
 
 
-def write_dataset(cfg: SynthConfig, target: Path) -> Path:
-    """Generate ``cfg`` into ``target`` in CASME II's layout, atomically."""
+def write_dataset(cfg: SynthConfig, target: Path, appearance: AppearanceConfig | None = None) -> Path:
+    """Generate ``cfg`` (version 2 if ``appearance`` is given) into ``target`` in CASME II's
+    layout, atomically."""
     sheet = Workbook()
     rows = sheet.active
     rows.append(SHEET_HEADER)
@@ -59,16 +78,16 @@ def write_dataset(cfg: SynthConfig, target: Path) -> Path:
 
     return write_generated(
         cfg,
-        GENERATOR_VERSION,
+        appearance,
         target,
         write_clip,
         lambda folder: sheet.save(folder / "CASME2-coding-synth.xlsx"),
     )
 
 
-def default_root() -> Path:
+def default_root(appearance: AppearanceConfig | None = None) -> Path:
     cfg = SynthConfig()
-    return write_dataset(cfg, dataset_folder(cfg))
+    return write_dataset(cfg, dataset_folder(cfg, appearance), appearance)
 
 
 def read_synth(root: Path) -> DatasetIndex:
@@ -76,15 +95,35 @@ def read_synth(root: Path) -> DatasetIndex:
     return read_casme2(root, dataset="synth")
 
 
+def read_synth_v2(root: Path) -> DatasetIndex:
+    """As ``synth``, plus each action unit's wrinkles, furrows and shading; the generator's
+    identity (version 2 and every parameter) is part of the fingerprint."""
+    return replace(read_casme2(root, dataset="synth-v2"), generator=read_identity(root))
+
+
+CITATION = "mer-zoo synthetic benchmark (benchmarks/synthetic.py), generator version {}"
+# synth is a quick, CPU-sized benchmark: every model runs it at this budget unless the command
+# line says otherwise, so its leaderboard compares models at equal cost
+BUDGET = {"epochs": 15, "input_size": 112}
+
 DATASETS.register(
     "synth",
     summary="Synthetic CASME II-format clips (12 subjects, 5 classes), generated on first use",
-    citation=f"mer-zoo synthetic benchmark (benchmarks/synthetic.py), generator version {GENERATOR_VERSION}",
+    citation=CITATION.format(1),
     class_sets={"5": "casme2-5", "3": "casme2-3"},
     restricted=False,
     generated=True,
     default_root=default_root,
-    # synth is a quick, CPU-sized benchmark: every model runs it at this budget unless the
-    # command line says otherwise, so its leaderboard compares models at equal cost
-    budget={"epochs": 15, "input_size": 112},
+    budget=BUDGET,
 )(read_synth)
+
+DATASETS.register(
+    "synth-v2",
+    summary="synth with appearance: action units also wrinkle and shade the skin (same clips)",
+    citation=CITATION.format(2),
+    class_sets={"5": "casme2-5", "3": "casme2-3"},
+    restricted=False,
+    generated=True,
+    default_root=partial(default_root, APPEARANCE_V2),
+    budget=BUDGET,
+)(read_synth_v2)

@@ -1,8 +1,8 @@
 """Macro-expression corpora for pre-training, one reader per layout, in ``registry.MACRO``.
 
 A macro corpus is read into the same :class:`benchmarks.records.DatasetIndex` as a micro
-dataset: each clip is one onset->apex segment (neutral->apex for CK+ style sequences) whose
-frames pre-training samples pairs from. Emotion labels are optional (pre-training does not
+dataset: each clip is one onset->apex segment (neutral->apex for CK+ style sequences, the
+whole clip for DFEW, which annotates no apex) whose frames pre-training samples pairs from. Emotion labels are optional (pre-training does not
 use them). Every entry declares how its subject ids relate to micro datasets
 (``same_subjects_as``: micro datasets whose subject ids denote the same people), so a
 fine-tuning result can record subject overlap and pre-training can exclude it.

@@ -6,26 +6,34 @@ motions (three times synth's amplitude at apex; pairs a few frames apart still m
 is the point of MA2MI), longer onset->apex rises, and every action unit equally often. It is
 written to disk in the generic layout, so the generic reader is what reads it. All
 identities are warps of the same photograph as ``synth``'s; see docs/miacnet.md.
+
+``synth-macro`` is generator version 1 (unchanged); ``synth-macro-v2`` is version 2 with
+``synth-v2``'s appearance model: the same clips, whose action units also wrinkle and shade
+the skin (about three times as deeply as synth-v2's, as their motion is three times larger).
 """
 
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
+from benchmarks.datasets.synth import APPEARANCE_V2
 from benchmarks.macro.generic import ANNOTATIONS, read_generic
 from benchmarks.records import DatasetIndex
 from benchmarks.synthetic import (
     EMOTIONS,
+    AppearanceConfig,
     SynthClip,
     SynthConfig,
     generated_folder,
+    read_identity,
     save_frames,
     write_generated,
 )
 from registry import MACRO
 
-CORPUS_VERSION = 1
 MACRO_CONFIG = SynthConfig(
     seed=1001,
     subjects=30,
@@ -41,12 +49,13 @@ MACRO_CONFIG = SynthConfig(
 )
 
 
-def corpus_folder(cfg: SynthConfig) -> Path:
-    return generated_folder("synth-macro", CORPUS_VERSION, cfg)
+def corpus_folder(cfg: SynthConfig, appearance: AppearanceConfig | None = None) -> Path:
+    return generated_folder("synth-macro" if appearance is None else "synth-macro-v2", cfg, appearance)
 
 
-def write_corpus(cfg: SynthConfig, target: Path) -> Path:
-    """Generate ``cfg`` into ``target`` in the generic layout, atomically."""
+def write_corpus(cfg: SynthConfig, target: Path, appearance: AppearanceConfig | None = None) -> Path:
+    """Generate ``cfg`` (version 2 if ``appearance`` is given) into ``target`` in the generic
+    layout, atomically."""
     rows = [["subject", "clip", "onset", "apex", "offset", "emotion"]]
 
     def write_clip(folder: Path, index: int, clip: SynthClip) -> None:
@@ -67,11 +76,11 @@ def write_corpus(cfg: SynthConfig, target: Path) -> Path:
         with open(folder / ANNOTATIONS, "w", newline="") as handle:
             csv.writer(handle).writerows(rows)
 
-    return write_generated(cfg, CORPUS_VERSION, target, write_clip, finish)
+    return write_generated(cfg, appearance, target, write_clip, finish)
 
 
-def default_root() -> Path:
-    return write_corpus(MACRO_CONFIG, corpus_folder(MACRO_CONFIG))
+def default_root(appearance: AppearanceConfig | None = None) -> Path:
+    return write_corpus(MACRO_CONFIG, corpus_folder(MACRO_CONFIG, appearance), appearance)
 
 
 def read_synth_macro(root: Path) -> DatasetIndex:
@@ -79,12 +88,30 @@ def read_synth_macro(root: Path) -> DatasetIndex:
     return read_generic(root, dataset="synth-macro")
 
 
+def read_synth_macro_v2(root: Path) -> DatasetIndex:
+    """As ``synth-macro``, plus each action unit's appearance; the generator is fingerprinted."""
+    return replace(read_generic(root, dataset="synth-macro-v2"), generator=read_identity(root))
+
+
+CITATION = "mer-zoo synthetic macro corpus (benchmarks/macro/synth_macro.py), generator version {}"
+LAYOUT = "generic (frames/<subject>/<clip>/ + annotations.csv)"
+
 MACRO.register(
     "synth-macro",
     summary="Synthetic macro-expression corpus (30 identities x 6 clips), generated on first use",
-    citation=f"mer-zoo synthetic macro corpus (benchmarks/macro/synth_macro.py), version {CORPUS_VERSION}",
+    citation=CITATION.format(1),
     generated=True,
     default_root=default_root,
-    layout="generic (frames/<subject>/<clip>/ + annotations.csv)",
+    layout=LAYOUT,
     same_subjects_as=(),
 )(read_synth_macro)
+
+MACRO.register(
+    "synth-macro-v2",
+    summary="synth-macro with synth-v2's appearance model (wrinkles, furrows, shading)",
+    citation=CITATION.format(2),
+    generated=True,
+    default_root=partial(default_root, APPEARANCE_V2),
+    layout=LAYOUT,
+    same_subjects_as=(),
+)(read_synth_macro_v2)
