@@ -194,9 +194,9 @@ def check_fields(path: Path, record: object, fields: dict, where: str = "") -> N
         if not wrong and isinstance(value, float):
             wrong = not math.isfinite(value)
         if wrong:
-            shown = "missing" if value is _MISSING else f"{type(value).__name__} {str(value)[:40]!r}"
-            raise ResultFormatError(path, f"{where}field '{dotted}'", f"is {shown}, not what mer-zoo "
-                                    "writes; the file was changed or damaged: delete or re-run it")
+            shown = "missing" if value is _MISSING else f"stored {str(value)[:40]!r}"
+            raise ResultFormatError(path, f"{where}{dotted}", f"{shown}, not what mer-zoo writes; the "
+                                    "file was changed or damaged: delete or re-run it")
 
 
 _MISSING = object()

@@ -121,7 +121,7 @@ def leaderboard(
             f"--strict: {failed} result file(s) failed their checks (listed above); nothing written"
         )
     tables = build_tables(loaded.runs, registered_models(), dataset)
-    if not tables:
+    if not loaded.runs or not tables:  # published figures alone are no leaderboard
         say(f"no results in {', '.join(map(str, results))}")
         return
     if out:
