@@ -61,7 +61,8 @@ path_like = st.sampled_from(["../../bait", "../../../bait", "../../../../bait", 
 cell = st.one_of(
     st.none(), st.booleans(), st.integers(), st.floats(), text, path_like,
     st.datetimes(min_value=datetime(1900, 3, 1)),  # Excel has no earlier dates
-    st.sampled_from(["", " ", "/", "-", "nan", "inf", "-0", "1e308", "1_0", "３", "٣", "x" * 40_000]),
+    st.sampled_from(["", " ", "/", "-", "nan", "NA", "null", "inf", "-0", "1e308", "1_0", "３", "٣",
+                     "x" * 40_000]),
     st.text(st.sampled_from("ab/.\\ \n"), min_size=300, max_size=600),  # too long for a file name
 )
 
@@ -194,9 +195,15 @@ def all_inside(paths, root: Path) -> bool:
     return all(path.resolve().is_relative_to(root.resolve()) for path in paths)
 
 
+# Text pandas reads as a missing value (its documented default ``na_values``): such a cell is
+# blank to the readers, as an empty one is.
+PANDAS_NA = {"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+             "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"}
+
+
 def blank(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value)) or (
-        isinstance(value, str) and not value.strip())
+        isinstance(value, str) and (not value.strip() or value in PANDAS_NA))
 
 
 def row_number(where: str, sheet: str) -> int:

