@@ -40,7 +40,7 @@ from benchmarks.datasets.megc2019 import read_megc2019
 from benchmarks.datasets.smic import read_smic
 from benchmarks.records import DatasetIndex, normalize_label
 from leaderboard.store import ResultFormatError, read_result
-from leaderboard.table import flatten
+from leaderboard.check import check_result
 from registry.errors import ZooError
 from zoo.cli.bench import result_table
 
@@ -421,9 +421,10 @@ def test_result_loader_reads_a_usable_result_or_names_the_file(result_path, exam
         except ResultFormatError as exc:
             assert str(result_path) in str(exc)
             return
-        row = flatten(result)  # what the leaderboard needs, and `zoo bench`'s table
-        assert isinstance(row["uf1"], (int, float)) and isinstance(row["model"], str)
-        result_table(result)
+        # what the leaderboard does with it: a checked run, or problems naming this file
+        findings, run = check_result(result_path, result)
+        assert (run is None) == bool(findings) and all(f.path == result_path for f in findings)
+        result_table(result)  # `zoo bench`'s table
 
     run_property(examples, check, data=result_files())
 
