@@ -277,7 +277,6 @@ def _run_benchmark(plan: BenchPlan, reporter: Reporter | None, held: ExitStack) 
     index = DATASETS.get(spec.dataset).obj(plan.root)
     keys, labels, subjects = select_samples(index, plan.class_set)
     fingerprint = index.fingerprint()
-    store.check_writable(Path(spec.out))
     pretraining = None
     if plan.pretrained:  # produce (recipe) and test-load the checkpoint before any fold runs
         checkpoint = checkpoint_file(plan.pretrained, plan.options, reporter.message)
@@ -289,6 +288,7 @@ def _run_benchmark(plan: BenchPlan, reporter: Reporter | None, held: ExitStack) 
         if spec.allow_partial:
             reporter.message(f"--allow-partial: {report.summary()}")
         pretraining = describe_pretraining(plan.pretrained, checkpoint, report, spec.dataset, subjects)
+    store.check_writable(Path(spec.out))  # after the checkpoint is known good: a refused one writes nothing
     run_id = run_id_of(plan, fingerprint, pretraining)
     held.enter_context(store.run_lock(Path(spec.out), run_id))
     if spec.deterministic:  # here too, so the result records it even if every fold is reused
