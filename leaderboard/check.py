@@ -145,6 +145,9 @@ def schema_problems(result: dict) -> list[tuple[str, str]]:
             problems.append((f"folds[{i}]", "not an object"))
             continue
         problems += type_problems(fold, FOLD_FIELDS, f"folds[{i}].")
+        trained = fold.get("train_subjects", [])  # optional: older results do not record it
+        if not isinstance(trained, list) or not all(isinstance(s, str) for s in trained):
+            problems.append((f"folds[{i}].train_subjects", "not a list of subject names"))
         for j, sample in enumerate(fold.get("samples") if isinstance(fold.get("samples"), list) else []):
             if not isinstance(sample, dict):
                 problems.append((f"folds[{i}].samples[{j}]", "not an object"))
@@ -159,7 +162,7 @@ def differences(stored: Any, computed: Any, where: str) -> Iterator[tuple[str, s
         if not isinstance(stored, dict):
             yield where, f"stored {_short(stored)}, recomputed from the predictions an object"
             return
-        for key in sorted(computed.keys() | stored.keys()):
+        for key in sorted(computed.keys() | stored.keys(), key=str):
             if key not in stored:
                 yield f"{where}.{key}", "missing; the predictions give " + _short(computed[key])
             elif key not in computed:
@@ -218,7 +221,17 @@ def fold_problems(result: dict) -> Iterator[tuple[str, str]]:
 
 def check_result(path: Path, result: dict) -> tuple[list[Finding], Run | None]:
     """Every problem of a read result, and the checked run when there is none; a run whose
-    folds record no training subjects passes with ``subjects_recorded`` false."""
+    folds record no training subjects passes with ``subjects_recorded`` false. Content the
+    typed checks let through but the recomputation cannot use (a list where a clip name
+    belongs, say) is a finding too, never a crash."""
+    try:
+        return _check_result(path, result)
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        return [Finding(path, "folds", f"cannot be recomputed ({type(exc).__name__}: {exc}); not what "
+                        "mer-zoo writes: delete or re-run it")], None
+
+
+def _check_result(path: Path, result: dict) -> tuple[list[Finding], Run | None]:
     found = schema_problems(result)
     if found:
         return [Finding(path, where, message) for where, message in found], None
