@@ -4,8 +4,9 @@ import json
 
 import pytest
 
+from fixtures.reporters import StopAfter
 from benchmarks.metrics import unweighted_f1
-from benchmarks.runner import BenchSpec, Reporter, plan_benchmark, run_benchmark
+from benchmarks.runner import BenchSpec, plan_benchmark, run_benchmark
 from leaderboard.store import read_result, result_run_id
 from registry.errors import ConfigError, DataError, UnknownNameError, ZooError
 
@@ -38,18 +39,6 @@ def test_holdout_run_writes_a_self_describing_result(tmp_path):
         unweighted_f1([s["label"] for s in samples], [s["prediction"] for s in samples], 5)
     )
     assert not (tmp_path / "results" / ".partial" / result["run_id"]).exists()
-
-
-class StopAfter(Reporter):
-    def __init__(self, folds):
-        self.left, self.reused = folds, []
-
-    def fold_finished(self, fold, record, reused):
-        if reused:
-            self.reused.append(fold.name)
-        self.left -= 1
-        if self.left == 0:
-            raise KeyboardInterrupt
 
 
 def test_interrupted_loso_resumes_without_redoing_finished_folds(tmp_path, caplog):

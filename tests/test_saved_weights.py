@@ -4,10 +4,11 @@ rebuilding the recorded predictions, and used by ``zoo explain`` instead of retr
 import socket
 
 import pytest
+from fixtures.reporters import StopAfter
 from fixtures.predictions import assert_same_predictions
 from typer.testing import CliRunner
 
-from benchmarks.runner import BenchSpec, Reporter, plan_benchmark, run_benchmark
+from benchmarks.runner import BenchSpec, plan_benchmark, run_benchmark
 from leaderboard.store import read_result, weights_dir
 from zoo.cli import app
 from zoo.engine.saved import fold_meta
@@ -21,18 +22,6 @@ def test_saved_fold_rebuilds_the_recorded_predictions(saved_run):
     assert (meta["run_id"], meta["model"], meta["options"]["width"]) == (result["run_id"], "miacnet", 4)
     assert meta["test_subjects"] == fold["test_subjects"]
     assert_same_predictions(weights, result, fold)
-
-
-class StopAfter(Reporter):
-    def __init__(self, folds):
-        self.left, self.reused = folds, []
-
-    def fold_finished(self, fold, record, reused):
-        if reused:
-            self.reused.append(fold.name)
-        self.left -= 1
-        if self.left == 0:
-            raise KeyboardInterrupt
 
 
 def test_resume_keeps_saved_folds_and_retrains_folds_finished_without_weights(tmp_path, monkeypatch):
