@@ -34,7 +34,7 @@ class ModelFacts:
 def registered_models() -> dict[str, ModelFacts]:
     """Facts of every registered model (its entry's ``defaults`` are its published recipe)."""
     from registry import MODELS
-    from zoo.models import model_options
+    from registry.options import model_options
 
     return {
         name: ModelFacts(

@@ -30,7 +30,7 @@ def synth_index(zoo_cache):
 @pytest.fixture(scope="session")
 def saved_run(zoo_cache, tmp_path_factory):
     """A tiny MIACNet run that kept its fold weights (zoo bench --save-weights): its result file."""
-    from benchmarks.runner import BenchSpec, plan_benchmark, run_benchmark
+    from zoo.bench import BenchSpec, plan_benchmark, run_benchmark
 
     spec = BenchSpec(
         model="miacnet",

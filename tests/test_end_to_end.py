@@ -2,7 +2,7 @@
 
 import pytest
 
-from benchmarks.runner import BenchSpec, plan_benchmark, run_benchmark
+from zoo.bench import BenchSpec, plan_benchmark, run_benchmark
 from leaderboard.store import read_result
 
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from benchmarks.records import PREPARED_CHANNELS, InputSpec
-from benchmarks.runner import HYPERPARAMETERS
+from zoo.bench.plan import HYPERPARAMETERS
 from registry import CLASS_SETS, DATASETS, MODELS, PROTOCOLS
 from registry.errors import ConfigError
 from registry.reported import Reported
@@ -84,15 +84,13 @@ def test_registered_input_spec(name, spec):
     assert build_on_meta(name, 3).inputs == spec
 
 
-# ``augment`` ("none" | "flip-rotate-crop") is being added to the runner's hyper-parameters.
-ALLOWED_DEFAULTS = set(HYPERPARAMETERS) | {"augment"}
 
 
 @pytest.mark.parametrize("name", BASELINES)
 def test_defaults_use_allowed_keys_and_values_and_each_has_a_source(name):
     entry = MODELS.get(name)
     defaults, sources = dict(entry.defaults), entry.meta["default_sources"]
-    assert set(defaults) <= ALLOWED_DEFAULTS
+    assert set(defaults) <= set(HYPERPARAMETERS)
     assert set(sources) == set(defaults) and all(isinstance(s, str) and s for s in sources.values())
     assert defaults["optimizer"] in ("adamw", "sgd") and defaults["weight_decay"] == 0.0
     assert defaults["augment"] == "none" and defaults["selection"] in SELECTION_RULES

@@ -9,7 +9,7 @@ import torch
 import torch.nn as nn
 
 from benchmarks.records import InputSpec
-from benchmarks.runner import BenchSpec, plan_benchmark, run_id_of
+from zoo.bench.plan import BenchSpec, plan_benchmark, run_id_of
 from registry import MODELS, Entry
 from registry.errors import ConfigError
 from zoo.engine.augment import AUGMENTATIONS

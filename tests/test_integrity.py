@@ -21,7 +21,7 @@ import benchmarks.preprocess as pre
 from benchmarks.datasets.casme2 import read_casme2
 from benchmarks.files import atomic_write
 from benchmarks.preprocess import PreprocessConfig, prepare
-from benchmarks.runner import BenchSpec, Reporter, plan_benchmark, run_benchmark
+from zoo.bench import BenchSpec, Reporter, plan_benchmark, run_benchmark
 from leaderboard import store
 from leaderboard.store import read_result
 from registry.errors import StorageError

@@ -13,7 +13,7 @@ from benchmarks.datasets import class_set_for, load_dataset
 from benchmarks.datasets.megc2019 import part_of
 from benchmarks.preprocess import PreprocessConfig, prepare
 from benchmarks.records import InputSpec
-from benchmarks.runner import BenchSpec, plan_benchmark, run_benchmark, select_samples
+from zoo.bench import BenchSpec, plan_benchmark, run_benchmark, select_samples
 from leaderboard.store import read_result
 from registry import PROTOCOLS
 from registry.errors import ConfigError, DataError

@@ -8,7 +8,8 @@ from benchmarks.records import PREPARED_CHANNELS
 from registry import CLASS_SETS, DATASETS, KINDS, MODELS, PROTOCOLS, Registry
 from registry.errors import DuplicateNameError, UnknownNameError
 from zoo.backbones import create_backbone
-from zoo.models import count_parameters, create_model, model_options
+from registry.options import model_options
+from zoo.models import count_parameters, create_model
 
 
 def test_register_get_list_and_glob():

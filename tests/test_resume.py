@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 
 from benchmarks.records import InputSpec
-from benchmarks.runner import BenchSpec, Reporter, plan_benchmark, run_benchmark
+from zoo.bench import BenchSpec, Reporter, plan_benchmark, run_benchmark
 from leaderboard.store import read_result
 from registry.errors import ConfigError
 from zoo.cli.bench import parse_every

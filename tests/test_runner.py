@@ -6,7 +6,7 @@ import pytest
 
 from fixtures.reporters import StopAfter
 from benchmarks.metrics import unweighted_f1
-from benchmarks.runner import BenchSpec, plan_benchmark, run_benchmark
+from zoo.bench import BenchSpec, plan_benchmark, run_benchmark
 from leaderboard.store import read_result, result_run_id
 from registry.errors import ConfigError, DataError, UnknownNameError, ZooError
 

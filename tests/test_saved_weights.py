@@ -8,7 +8,7 @@ from fixtures.reporters import StopAfter
 from fixtures.predictions import assert_same_predictions
 from typer.testing import CliRunner
 
-from benchmarks.runner import BenchSpec, plan_benchmark, run_benchmark
+from zoo.bench import BenchSpec, plan_benchmark, run_benchmark
 from leaderboard.store import read_result, weights_dir
 from zoo.cli import app
 from zoo.engine.saved import fold_meta

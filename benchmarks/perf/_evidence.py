@@ -24,7 +24,7 @@ SUMMARY = ROOT / "benchmarks" / "perf" / "results"
 def existing(model: str, options: dict[str, str], seed: int, dataset: str = "synth",
              overrides: dict[str, object] | None = None) -> dict | None:
     """The published result of this configuration and seed (LOSO), or ``None``."""
-    from zoo.models import model_options
+    from registry.options import model_options
 
     wanted = model_options(model, options)
     for result in iter_results(RESULTS):

@@ -32,9 +32,10 @@ from benchmarks.files import atomic_write_json, cache_home
 from benchmarks.metrics import summarize
 from benchmarks.preprocess import PreprocessConfig, prepare
 from benchmarks.protocols.loso import loso_folds
-from benchmarks.runner import select_samples
+from zoo.bench import select_samples
 from zoo.engine.trainer import IMAGENET_MEAN, IMAGENET_STD
-from zoo.models import create_model, model_options
+from registry.options import model_options
+from zoo.models import create_model
 from zoo.models.miacnet import MIACNet
 from zoo.pretrain.checkpoints import checkpoint_file, load_pretrained, pretrained_for
 

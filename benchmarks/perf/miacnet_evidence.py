@@ -87,7 +87,7 @@ def main() -> None:
     torch.set_num_threads(1)  # the in-process pre-training takes one core, like each run
     logs = SUMMARY / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    from zoo.models import model_options
+    from registry.options import model_options
 
     ma2mi_options = model_options("miacnet-ma2mi", options_of({}))
     pretrain_s = args.pretrain_seconds

@@ -30,7 +30,7 @@ from benchmarks.datasets.synth import APPEARANCE_V2, dataset_folder, read_synth,
 from benchmarks.files import atomic_write_json, cache_home
 from benchmarks.metrics import summarize
 from benchmarks.preprocess import prepare
-from benchmarks.runner import BenchSpec, FoldJob, fold_seed, plan_benchmark, run_fold, select_samples
+from zoo.bench import BenchSpec, FoldJob, fold_seed, plan_benchmark, run_fold, select_samples
 from benchmarks.synthetic import AppearanceConfig, SynthConfig
 from registry import PROTOCOLS
 from zoo.engine.trainer import FoldData

@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from benchmarks.protocols import Fold
-from benchmarks.runner import BenchSpec, Reporter, plan_benchmark, run_benchmark
+from zoo.bench import BenchSpec, Reporter, plan_benchmark, run_benchmark
 from leaderboard.store import read_result, weights_dir
 from registry.errors import ConfigError
 from zoo.engine.augment import AUGMENTATIONS

@@ -91,7 +91,8 @@ def entry_json(kind: str, entry) -> dict:
            "citation": entry.citation, "defaults": dict(entry.defaults)}
     if kind != "models":
         return {**out, "meta": dict(entry.meta)}
-    from zoo.models import count_parameters, create_model, model_options
+    from registry.options import model_options
+    from zoo.models import count_parameters, create_model
 
     classes = entry.meta.get("default_classes", 5)
     model = create_model(entry.name, classes)
@@ -109,7 +110,8 @@ def entry_json(kind: str, entry) -> dict:
 def describe(kind: str, entry) -> dict[str, str]:
     """Facts computed from the entry itself (model size, class set contents)."""
     if kind == "models":
-        from zoo.models import count_parameters, create_model, forward_flops, model_options
+        from registry.options import model_options
+        from zoo.models import count_parameters, create_model, forward_flops
 
         classes = entry.meta.get("default_classes", 5)
         model = create_model(entry.name, classes)

@@ -21,7 +21,7 @@ from benchmarks.datasets import class_set_for, locate
 from benchmarks.files import cache_home
 from benchmarks.preprocess import PreprocessConfig, prepare
 from benchmarks.protocols import Fold
-from benchmarks.runner import BenchPlan, BenchSpec, fold_seed, plan_benchmark, select_samples
+from zoo.bench import BenchPlan, BenchSpec, fold_seed, plan_benchmark, select_samples
 from leaderboard.store import read_result, weights_dir
 from registry import DATASETS, PROTOCOLS
 from registry.errors import ConfigError

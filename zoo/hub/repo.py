@@ -42,7 +42,7 @@ from zoo.hub.client import (
     parse_reference,
     verified,
 )
-from zoo.models import model_options
+from registry.options import model_options
 from zoo.pretrain.weights import checkpoint_meta, load_weights, sha256_of
 
 CONFIG = "config.json"

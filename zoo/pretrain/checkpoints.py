@@ -18,7 +18,7 @@ from registry import CHECKPOINTS, MODELS, PRETRAINERS
 from registry.errors import CheckpointError, ConfigError
 from zoo.hub.client import fetch_verified, is_reference, parse_reference
 from zoo.hub.repo import fetch_pretraining
-from zoo.models import model_options
+from registry.options import model_options
 from zoo.pretrain.weights import LoadReport, checkpoint_meta, load_weights, sha256_of
 
 

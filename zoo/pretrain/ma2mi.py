@@ -43,7 +43,7 @@ from zoo.backbones.mmnet import PositionCalibration
 from zoo.engine.augment import AugmentConfig, augment
 from zoo.engine.trainer import IMAGENET_MEAN, IMAGENET_STD
 from zoo.models import create_model
-from zoo.models import model_options as resolve_options
+from registry.options import model_options as resolve_options
 from zoo.models.miacnet import MIACNet, position_branch
 from zoo.pretrain.weights import checkpoint_meta, read_tensors, save_checkpoint
 

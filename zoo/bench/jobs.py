@@ -1,0 +1,85 @@
+"""One fold as a self-contained job: what it trains on, how, and the record it leaves.
+
+A ``FoldJob`` is picklable and carries its own data, so an executor may run it in this
+process, another process or another machine; ``run_fold`` is all that runs there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from benchmarks.metrics import summarize
+from benchmarks.protocols import Fold
+from benchmarks.records import ClassSet
+from zoo.engine.checkpoint import FoldCheckpoint
+from zoo.engine.determinism import explain_nondeterministic
+from zoo.engine.trainer import FoldData, FoldOutcome, TrainConfig, fit_predict
+from zoo.models import create_model
+from zoo.pretrain.checkpoints import load_pretrained
+
+
+@dataclass(frozen=True)
+class FoldJob:
+    """Everything one fold needs, picklable so folds can run in other processes."""
+
+    model: str
+    options: dict[str, Any]
+    num_classes: int
+    fold: Fold
+    train: FoldData
+    test: FoldData
+    config: TrainConfig
+    pretrained: str | None = None  # checkpoint file loaded into every fold's fresh model
+    allow_partial: bool = False
+    checkpoint: FoldCheckpoint | None = None  # mid-fold training state
+
+
+def fold_seed(seed: int, number: int) -> int:
+    """Each fold's own seed: independent of the order folds are run in."""
+    return seed * 1000 + number
+
+
+def build_model(job: FoldJob) -> torch.nn.Module:
+    """The fold's fresh model, with the pre-trained weights if the run fine-tunes."""
+    model = create_model(job.model, job.num_classes, **job.options)
+    if job.pretrained:
+        load_pretrained(model, Path(job.pretrained), job.allow_partial)
+    return model
+
+
+def run_fold(job: FoldJob, on_epoch: Callable[[int, float], None] | None = None) -> FoldOutcome:
+    with explain_nondeterministic(job.model):
+        return fit_predict(
+            lambda: build_model(job), job.train, job.test, job.config, job.num_classes, on_epoch, job.checkpoint
+        )
+
+
+def fold_record(
+    fold: Fold,
+    keys: list[str],
+    labels: list[int],
+    subjects: list[str],
+    outcome: FoldOutcome,
+    class_set: ClassSet,
+) -> dict:
+    """The fold's entry of the result file: per-clip predictions and the fold's metrics."""
+    samples = [
+        {"clip": keys[i], "label": labels[i], "prediction": p, "probabilities": probs}
+        for i, p, probs in zip(fold.test, outcome.predictions, outcome.probabilities)
+    ]
+    summary = summarize([s["label"] for s in samples], outcome.predictions, class_set.classes)
+    return {
+        "name": fold.name,
+        "test_subjects": list(fold.test_subjects),
+        "train_subjects": sorted({subjects[i] for i in fold.train}),
+        "num_train": len(fold.train),
+        "samples": samples,
+        "metrics": {k: summary[k] for k in ("accuracy", "uf1", "uar")},
+        "selected_epoch": outcome.selected_epoch,
+        "losses": outcome.losses,
+        "seconds": outcome.seconds,
+    }
