@@ -36,7 +36,7 @@ def test_paper_size_parameters_and_flops():
     # MMNet's trunk and PC module (tests/test_mmnet.py), a head on the 7x7-pooled map
     assert count_parameters(model.action) == 2_528_884 and count_parameters(model.position) == 6_408_192
     assert count_parameters(model.head) == 512 * 49 * 5 + 5
-    # FLOPs: the same in torch 2.14 and 2.15 since attention is computed explicitly (test_mmnet.py)
+    # FLOPs: the same in torch 2.4, 2.14 and 2.15 since attention is computed explicitly (test_mmnet.py)
     assert forward_flops(model, 224) == 14_422_605_904
     small = create_model("miacnet", 5, width=16)
     assert count_parameters(small) == 613_966 and forward_flops(small, 112) == 231_171_220
