@@ -80,7 +80,8 @@ def test_bf16_training_predicts_as_fp32_does(native_bf16):
 
 def test_bf16_is_refused_without_native_support(tmp_path, no_native_bf16):
     with pytest.raises(ConfigError, match="--precision bf16 asked for, but this CPU has no native bf16"):
-        plan_benchmark(BenchSpec(model="miacnet", device="cpu", out=tmp_path, overrides={"precision": "bf16"}))
+        plan_benchmark(BenchSpec(model="miacnet", device="cpu", out=tmp_path,
+                                 overrides={"precision": "bf16"}))
     cfg = TrainConfig(epochs=1, batch_size=4, lr=0.01, precision="bf16", device="cpu")
     with pytest.raises(ConfigError, match="no native bf16"):  # the engine checks too, not only the plan
         fit_predict(TinyConv, blobs(8, 0), blobs(4, 1), cfg, num_classes=3)

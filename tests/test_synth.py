@@ -9,7 +9,14 @@ import pandas as pd
 import pytest
 
 from benchmarks.datasets import class_set_for, load_dataset
-from benchmarks.datasets.synth import APPEARANCE_V2, CASME2_SIZE, dataset_folder, read_synth, read_synth_v2, write_dataset
+from benchmarks.datasets.synth import (
+    APPEARANCE_V2,
+    CASME2_SIZE,
+    dataset_folder,
+    read_synth,
+    read_synth_v2,
+    write_dataset,
+)
 from benchmarks.macro.synth_macro import MACRO_CONFIG, corpus_folder
 from benchmarks.synthetic import (
     ACTION_UNITS,
@@ -181,7 +188,8 @@ def test_default_dataset_shape(synth_index):
 
 
 def test_casme2_sized_generator_draws_casme2s_counts():
-    clips_per_subject = [len(c) for c in _clip_emotions(np.random.default_rng(CASME2_SIZE.seed), CASME2_SIZE)]
+    plan = _clip_emotions(np.random.default_rng(CASME2_SIZE.seed), CASME2_SIZE)
+    clips_per_subject = [len(emotions) for emotions in plan]
     assert (sum(clips_per_subject), len(clips_per_subject)) == (255, 26)
     assert min(clips_per_subject) < 8 and max(clips_per_subject) > 12  # uneven, as CASME II's
 

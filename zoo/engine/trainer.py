@@ -196,7 +196,9 @@ def check_precision(precision: str, device: torch.device) -> None:
     if precision != "bf16":
         return
     if device.type == "cuda" and not torch.cuda.is_bf16_supported():
-        raise ConfigError("--precision bf16 asked for, but this CUDA device has no bf16; use --precision fp32")
+        raise ConfigError(
+            "--precision bf16 asked for, but this CUDA device has no bf16; use --precision fp32"
+        )
     if device.type == "cpu" and not cpu_has_native_bf16():
         raise ConfigError(
             "--precision bf16 asked for, but this CPU has no native bf16 "
@@ -260,7 +262,9 @@ def to_channels_last(
 ) -> dict[str, torch.Tensor]:
     if not channels_last(device, precision):
         return batch
-    return {k: v.contiguous(memory_format=torch.channels_last) if v.dim() == 4 else v for k, v in batch.items()}
+    return {
+        k: v.contiguous(memory_format=torch.channels_last) if v.dim() == 4 else v for k, v in batch.items()
+    }
 
 
 def fit_predict(
