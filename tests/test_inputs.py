@@ -9,6 +9,8 @@ import torch
 import torch.nn as nn
 
 from benchmarks.records import InputSpec
+import zoo.engine.trainer as trainer
+from leaderboard.store import LATER_DEFAULTS
 from zoo.bench.plan import BenchSpec, plan_benchmark, run_id_of
 from registry import MODELS, Entry
 from registry.errors import ConfigError
@@ -80,15 +82,19 @@ def test_frame_models_keep_the_default_flow_and_augmentation(tmp_path):
 
 
 @pytest.mark.parametrize("path", sorted(PUBLISHED.glob("*_resnet18__synth__*.json")), ids=lambda p: p.stem)
-def test_run_ids_of_published_runs_are_unchanged(tmp_path, path):
-    """The augment setting (at its default) and the recorded inputs leave run ids as they were."""
+def test_run_ids_of_published_runs_are_unchanged(tmp_path, path, monkeypatch):
+    monkeypatch.setattr(trainer, "cpu_has_native_bf16", lambda: True)  # to plan a bf16 run anywhere
+    """Later hyper-parameters at their defaults (augment, precision) and the recorded inputs leave
+    run ids as they were; set otherwise, they make another run."""
     result = json.loads(path.read_text())
     p = plan(tmp_path, model=result["model"]["name"], seed=result["seed"])
-    assert {k: v for k, v in p.hyperparameters.items() if k != "augment"} == result["hyperparameters"]
+    earlier = {k: v for k, v in p.hyperparameters.items() if k not in LATER_DEFAULTS}
+    assert earlier == result["hyperparameters"]
+    assert (p.hyperparameters["precision"], p.train.precision) == ("fp32", "fp32")
     assert run_id_of(p, result["dataset"]["fingerprint"]) == result["run_id"]
-    unaugmented = plan(tmp_path, model=result["model"]["name"], seed=result["seed"],
-                       overrides={"augment": "none"})
-    assert run_id_of(unaugmented, result["dataset"]["fingerprint"]) != result["run_id"]
+    for later in ({"augment": "none"}, {"precision": "bf16"}):
+        other = plan(tmp_path, model=result["model"]["name"], seed=result["seed"], overrides=later)
+        assert run_id_of(other, result["dataset"]["fingerprint"]) != result["run_id"]
 
 
 def test_minmax_scales_each_channel_of_each_clip_after_augmentation():

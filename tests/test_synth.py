@@ -8,8 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmarks.datasets import class_set_for
-from benchmarks.datasets.synth import APPEARANCE_V2, dataset_folder, read_synth, read_synth_v2, write_dataset
+from benchmarks.datasets import class_set_for, load_dataset
+from benchmarks.datasets.synth import (
+    APPEARANCE_V2,
+    CASME2_SIZE,
+    dataset_folder,
+    read_synth,
+    read_synth_v2,
+    write_dataset,
+)
 from benchmarks.macro.synth_macro import MACRO_CONFIG, corpus_folder
 from benchmarks.synthetic import (
     ACTION_UNITS,
@@ -18,12 +25,14 @@ from benchmarks.synthetic import (
     FaceSource,
     Identity,
     SynthConfig,
+    _clip_emotions,
     appearance_maps,
     displacement_field,
     generate_clips,
     intensity_profile,
     render_clip,
 )
+from zoo.bench.plan import select_samples
 
 SMALL = SynthConfig(seed=3, subjects=3, clips_per_subject=(2, 2), frames_per_clip=(5, 5))
 
@@ -176,6 +185,22 @@ def test_default_dataset_shape(synth_index):
     assert 1 <= len(imputed) <= 5  # the '/' apex cells, imputed as the middle frame
     assert all(c.apex == (c.onset + c.offset) // 2 for c in imputed)
     assert class_set_for("synth").num_classes == 5
+
+
+def test_casme2_sized_generator_draws_casme2s_counts():
+    plan = _clip_emotions(np.random.default_rng(CASME2_SIZE.seed), CASME2_SIZE)
+    clips_per_subject = [len(emotions) for emotions in plan]
+    assert (sum(clips_per_subject), len(clips_per_subject)) == (255, 26)
+    assert min(clips_per_subject) < 8 and max(clips_per_subject) > 12  # uneven, as CASME II's
+
+
+@pytest.mark.slow
+def test_casme2_sized_dataset_has_casme2s_counts():
+    index = load_dataset("synth-casme2-size")  # generated here: about 20 s on one core
+    assert (len(index.clips), len(index.subjects)) == (255, 26)
+    assert index.fingerprint() != load_dataset("synth").fingerprint()
+    keys, labels, _ = select_samples(index, class_set_for("synth-casme2-size"))
+    assert len(keys) == 255 and set(labels) == set(range(5))  # the 5-class set keeps every clip
 
 
 def test_identities_differ(synth_index):

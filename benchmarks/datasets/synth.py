@@ -8,6 +8,9 @@ then the ordinary CASME II reader reads it back, so the real reader path is what
 was, so its published rows keep their meaning; ``synth-v2`` is version 2 (action units also
 change the skin's appearance), the same subjects and clips with the same budget, and a
 benchmark (a leaderboard row) of its own.
+
+``synth-casme2-size`` is version 1 at CASME II's size (255 clips of 26 subjects): the
+workload of a real LOSO run, for timing the training stack without the licensed data.
 """
 
 from __future__ import annotations
@@ -35,6 +38,9 @@ from registry import DATASETS
 # The appearance model of synth-v2 (gain calibrated on the baselines:
 # benchmarks/perf/results/synth_v2_calibration.md).
 APPEARANCE_V2 = AppearanceConfig()
+# CASME II's counts (255 clips, 26 subjects): clips per subject vary as there, and seed 58 is
+# the first whose draws of them add up to 255.
+CASME2_SIZE = SynthConfig(seed=58, subjects=26, clips_per_subject=(4, 16))
 # Columns of the official sheet, in order; None is a header cell left empty.
 SHEET_HEADER = [
     "Subject",
@@ -51,6 +57,10 @@ SHEET_HEADER = [
 
 def dataset_folder(cfg: SynthConfig, appearance: AppearanceConfig | None = None) -> Path:
     return generated_folder("synth" if appearance is None else "synth-v2", cfg, appearance)
+
+
+def casme2_size_root() -> Path:
+    return write_dataset(CASME2_SIZE, generated_folder("synth-casme2-size", CASME2_SIZE))
 
 
 def write_dataset(cfg: SynthConfig, target: Path, appearance: AppearanceConfig | None = None) -> Path:
@@ -95,6 +105,11 @@ def read_synth(root: Path) -> DatasetIndex:
     return read_casme2(root, dataset="synth")
 
 
+def read_synth_casme2_size(root: Path) -> DatasetIndex:
+    """``synth``'s generator at CASME II's size; its identity is part of the fingerprint."""
+    return replace(read_casme2(root, dataset="synth-casme2-size"), generator=read_identity(root))
+
+
 def read_synth_v2(root: Path) -> DatasetIndex:
     """As ``synth``, plus each action unit's wrinkles, furrows and shading; the generator's
     identity (version 2 and every parameter) is part of the fingerprint."""
@@ -127,3 +142,14 @@ DATASETS.register(
     default_root=partial(default_root, APPEARANCE_V2),
     budget=BUDGET,
 )(read_synth_v2)
+
+DATASETS.register(
+    "synth-casme2-size",
+    summary="synth at CASME II's size (26 subjects, 255 clips), for timing a real-sized LOSO run",
+    citation=CITATION.format(1),
+    class_sets={"5": "casme2-5", "3": "casme2-3"},
+    restricted=False,
+    generated=True,
+    default_root=casme2_size_root,
+    budget=BUDGET,
+)(read_synth_casme2_size)

@@ -15,7 +15,7 @@ from registry import DATASETS, MODELS, PROTOCOLS
 from registry.errors import ConfigError, DataError
 from registry.options import model_options
 from zoo.engine.augment import augmentation
-from zoo.engine.trainer import TrainConfig, resolve_device
+from zoo.engine.trainer import TrainConfig, check_precision, resolve_device
 from zoo.models import create_model
 from zoo.pretrain.checkpoints import pretrained_for
 
@@ -32,6 +32,7 @@ HYPERPARAMETERS = (
     "selection",
     "class_balanced",
     "augment",
+    "precision",
 )
 FALLBACKS = {
     "epochs": 30,
@@ -45,6 +46,7 @@ FALLBACKS = {
     "selection": "last",
     "class_balanced": False,
     "augment": "flip-rotate-crop",
+    "precision": "fp32",
 }
 
 
@@ -140,13 +142,14 @@ def plan_benchmark(spec: BenchSpec) -> BenchPlan:
         class_balanced=hyper["class_balanced"],
         selection=hyper["selection"],
         augment=augmentation(hyper["augment"]),
+        precision=hyper["precision"],
         device=spec.device,
         seed=spec.seed,
         deterministic=spec.deterministic,
     )
     if spec.checkpoint_every is not None and spec.checkpoint_every < 0:
         raise ConfigError(f"--checkpoint-every must be auto or epochs >= 0, not {spec.checkpoint_every}")
-    resolve_device(spec.device)
+    check_precision(train.precision, resolve_device(spec.device))
     flow = provided.flow or wanted.flow
     preprocess = PreprocessConfig(size=hyper["input_size"], **({"flow": flow} if flow else {}))
     warnings = ()

@@ -120,6 +120,12 @@ def bench(
     augment: Optional[str] = typer.Option(
         None, "--augment", help=f"Training augmentation: {', '.join(AUGMENTATIONS)}."
     ),
+    precision: Optional[str] = typer.Option(
+        None,
+        "--precision",
+        help="fp32 (default) or bf16: bf16 autocast (and channels-last on CPU), only where the "
+        "device computes bf16 natively (CPUs with AVX512-BF16 or AMX, most CUDA GPUs).",
+    ),
     opt: list[str] = typer.Option([], "--opt", help="Model option KEY=VALUE (repeatable)."),
     seed: int = typer.Option(0, "--seed"),
     device: str = typer.Option("auto", "--device", help="cpu, cuda or auto."),
@@ -163,6 +169,7 @@ def bench(
             selection=selection,
             class_balanced=class_balanced,
             augment=augment,
+            precision=precision,
         ).items()
         if v is not None
     }

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import copy
 import time
+from contextlib import nullcontext
+from pathlib import Path
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
@@ -32,6 +34,11 @@ SELECTION_RULES = {
     "last": "model of the last epoch (fixed budget)",
     "val": "best epoch by UF1 on validation subjects drawn from the training subjects",
 }
+PRECISIONS = {
+    "fp32": "float32 throughout",
+    "bf16": "bfloat16 autocast (weights, loss and optimizer in float32); channels-last on CPU",
+}
+NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # /proc/cpuinfo flags of bf16 arithmetic
 
 
 @dataclass(frozen=True)
@@ -49,7 +56,7 @@ class TrainConfig:
     selection: str = "last"
     val_fraction: float = 0.2  # of the training subjects, with selection="val"
     augment: AugmentConfig = field(default_factory=AugmentConfig)
-    amp: bool = True  # bfloat16 autocast, on CUDA only
+    precision: str = "fp32"  # one of PRECISIONS
     device: str = "cpu"
     seed: int = 0
     deterministic: bool = False  # deterministic kernels on CUDA too (zoo.engine.determinism)
@@ -67,6 +74,8 @@ class TrainConfig:
             raise ConfigError(f"--optimizer must be adamw or sgd, not {self.optimizer}")
         if self.selection not in SELECTION_RULES:
             raise ConfigError(f"--selection must be one of {', '.join(SELECTION_RULES)}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"--precision must be one of {', '.join(PRECISIONS)}, not {self.precision}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -174,6 +183,29 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU does bf16 arithmetic in hardware (AVX512-BF16 or AMX). Elsewhere oneDNN
+    emulates it, slower than fp32, so a bf16 run there would only cost accuracy."""
+    cpuinfo = Path("/proc/cpuinfo")
+    flags = set(cpuinfo.read_text().split()) if cpuinfo.is_file() else set()
+    return torch.ops.mkldnn._is_mkldnn_bf16_supported() and any(f in flags for f in NATIVE_BF16_FLAGS)
+
+
+def check_precision(precision: str, device: torch.device) -> None:
+    """Refuse a precision the device cannot compute natively."""
+    if precision != "bf16":
+        return
+    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise ConfigError(
+            "--precision bf16 asked for, but this CUDA device has no bf16; use --precision fp32"
+        )
+    if device.type == "cpu" and not cpu_has_native_bf16():
+        raise ConfigError(
+            "--precision bf16 asked for, but this CPU has no native bf16 "
+            f"({' or '.join(NATIVE_BF16_FLAGS)}), where it is slower than fp32; use --precision fp32"
+        )
+
+
 def split_validation(data: FoldData, fraction: float, seed: int) -> tuple[list[int], list[int]]:
     """Hold out whole training subjects for validation (never samples of one subject)."""
     subjects = sorted(set(data.subjects))
@@ -199,21 +231,40 @@ def predict(
     normalize: InputNormalizer,
     device: torch.device,
     batch_size: int,
-    amp: bool,
+    precision: str,
 ) -> torch.Tensor:
     """Class probabilities for every sample of ``data``."""
     model.eval()
     keys = model.inputs.keys
     out = []
-    with torch.no_grad(), autocast(device, amp):
+    with torch.no_grad(), autocast(device, precision):
         for start in range(0, len(data), batch_size):
             batch = {k: data.inputs[k][start : start + batch_size] for k in keys}
-            out.append(F.softmax(model(**normalize(batch, device)).float(), dim=1).cpu())
+            batch = to_channels_last(normalize(batch, device), device, precision)
+            out.append(F.softmax(model(**batch).float(), dim=1).cpu())
     return torch.cat(out)
 
 
-def autocast(device: torch.device, amp: bool):
-    return torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp and device.type == "cuda")
+def autocast(device: torch.device, precision: str):
+    """bf16 autocast of the forward pass; weights, loss and optimizer state stay float32."""
+    if precision == "fp32":
+        return nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16)
+
+
+def channels_last(device: torch.device, precision: str) -> bool:
+    """oneDNN's bf16 convolutions run on channels-last tensors; given NCHW they reorder each one."""
+    return precision == "bf16" and device.type == "cpu"
+
+
+def to_channels_last(
+    batch: dict[str, torch.Tensor], device: torch.device, precision: str
+) -> dict[str, torch.Tensor]:
+    if not channels_last(device, precision):
+        return batch
+    return {
+        k: v.contiguous(memory_format=torch.channels_last) if v.dim() == 4 else v for k, v in batch.items()
+    }
 
 
 def fit_predict(
@@ -233,11 +284,14 @@ def fit_predict(
     torch.manual_seed(cfg.seed)
     generator = torch.Generator().manual_seed(cfg.seed)
     device = resolve_device(cfg.device)
+    check_precision(cfg.precision, device)
     validation = None
     if cfg.selection == "val":
         fit_rows, val_rows = split_validation(train, cfg.val_fraction, cfg.seed)
         train, validation = train.subset(fit_rows), train.subset(val_rows)
     model = build().to(device)
+    if channels_last(device, cfg.precision):
+        model = model.to(memory_format=torch.channels_last)
     keys = model.inputs.keys
     normalize = InputNormalizer(train, model.inputs.scaling)
     optimizer = (
@@ -270,8 +324,9 @@ def fit_predict(
                 device,
                 lambda inputs: augment(inputs, cfg.augment, generator),
             )
+            batch = to_channels_last(batch, device, cfg.precision)
             labels = train.labels[rows].to(device)
-            with autocast(device, cfg.amp):
+            with autocast(device, cfg.precision):
                 logits = model(**batch)
             loss = F.cross_entropy(logits.float(), labels, weight=weight, label_smoothing=cfg.label_smoothing)
             optimizer.zero_grad(set_to_none=True)
@@ -282,7 +337,7 @@ def fit_predict(
         scheduler.step()
         losses.append(total / max(seen, 1))
         if validation is not None:
-            val_pred = predict(model, validation, normalize, device, cfg.batch_size, cfg.amp).argmax(1)
+            val_pred = predict(model, validation, normalize, device, cfg.batch_size, cfg.precision).argmax(1)
             score = unweighted_f1(validation.labels.tolist(), val_pred.tolist(), num_classes)
             if score > best[0]:
                 best = (score, epoch, copy.deepcopy(model.state_dict()))
@@ -294,13 +349,13 @@ def fit_predict(
     if validation is not None and best[2] is not None:
         model.load_state_dict(best[2])
         selected = best[1]
-    probabilities = predict(model, test, normalize, device, cfg.batch_size, cfg.amp)
+    probabilities = predict(model, test, normalize, device, cfg.batch_size, cfg.precision)
     return FoldOutcome(
         predictions=probabilities.argmax(1).tolist(),
         probabilities=[[round(p, 5) for p in row] for row in probabilities.tolist()],
         selected_epoch=selected,
         losses=[round(x, 5) for x in losses],
         seconds=round(time.perf_counter() - started, 2),
-        weights=model.state_dict(),
+        weights={k: v.contiguous() for k, v in model.state_dict().items()},  # bf16 on CPU: channels-last
         normalizer=normalize.state(),
     )
