@@ -22,8 +22,10 @@ fold (bit for bit the fold-by-fold numbers; fastest on CPU, where oneDNN's group
 and im2col + batched matmul were each about 3x slower than a loop of plain convolutions for
 STSTNet); ``shared`` runs one grouped convolution and one masked batch norm for all folds
 (one kernel for every fold, the route for a GPU). On CPU stacking saves only Python and
-dispatch overhead, which is small next to the convolution and elementwise work at batch 256:
-``benchmarks/perf/stacked_folds.py`` measures it.
+dispatch overhead, which is small next to the convolution and elementwise work at batch 256,
+and many folds at once make each activation too big for the caches: STSTNet with 4 folds
+stacked ran at 0.95x the speed of fold by fold, with all 68 MEGC 2019 folds at 0.38x
+(``benchmarks/perf/stacked_folds.py``; 2 shared cores, under load).
 """
 
 from __future__ import annotations
