@@ -8,15 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import torch
 
 from benchmarks.metrics import summarize
 from benchmarks.protocols import Fold
 from benchmarks.records import ClassSet
+from registry.errors import ConfigError
 from zoo.engine.checkpoint import FoldCheckpoint
 from zoo.engine.determinism import explain_nondeterministic
+from zoo.engine.stacked import fit_predict_stacked
 from zoo.engine.trainer import FoldData, FoldOutcome, TrainConfig, fit_predict
 from zoo.models import create_model
 from zoo.pretrain.checkpoints import load_pretrained
@@ -55,6 +57,41 @@ def run_fold(job: FoldJob, on_epoch: Callable[[int, float], None] | None = None)
     with explain_nondeterministic(job.model):
         return fit_predict(
             lambda: build_model(job), job.train, job.test, job.config, job.num_classes, on_epoch, job.checkpoint
+        )
+
+
+def run_folds_stacked(
+    jobs: Sequence[FoldJob],
+    on_epoch: Callable[[Fold, int, float], None] | None = None,
+    compile: bool = False,
+) -> list[FoldOutcome]:
+    """Train ``jobs`` (folds of one run) at once as one stacked model; their outcomes in order.
+
+    Each outcome is what ``run_fold(job)`` returns for that job, up to float rounding (on CPU
+    the same bits: ``tests/test_stacked.py``); its ``seconds`` is the job's share of the
+    stacked run. The jobs must share model, options, class count, pre-training and training
+    recipe (only seeds differ; the runner's jobs of one run do) and use ``selection="last"``,
+    else :class:`ConfigError`. ``job.checkpoint`` is not used: an interrupted stacked run
+    trains its unfinished folds from epoch 1 again (finished folds are reused as ever).
+    ``on_epoch(fold, epoch, loss)`` after each epoch of each fold. ``compile``: run the stacked
+    model through ``torch.compile``. Memory: every fold's model, batch and activations at once
+(STSTNet at batch 256: all 68 MEGC 2019 folds peaked at 5.9 GB on CPU).
+    """
+    first = jobs[0]
+    shared = (first.model, first.options, first.num_classes, first.pretrained, first.allow_partial)
+    for job in jobs[1:]:
+        if (job.model, job.options, job.num_classes, job.pretrained, job.allow_partial) != shared:
+            raise ConfigError(
+                f"stacked folds must share one model setup; fold {job.fold.name} differs from {first.fold.name}"
+            )
+    report = (lambda index, epoch, loss: on_epoch(jobs[index].fold, epoch, loss)) if on_epoch else None
+    with explain_nondeterministic(first.model):
+        return fit_predict_stacked(
+            lambda: build_model(first),
+            [(job.train, job.test, job.config) for job in jobs],
+            first.num_classes,
+            on_epoch=report,
+            compile=compile,
         )
 
 
