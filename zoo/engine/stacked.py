@@ -51,6 +51,7 @@ from zoo.engine.trainer import (
     InputNormalizer,
     TrainConfig,
     autocast,
+    check_precision,
     class_weights,
     resolve_device,
 )
@@ -332,6 +333,7 @@ def fit_predict_stacked(
     if cfg.deterministic:
         make_deterministic()
     device = resolve_device(cfg.device)
+    check_precision(cfg.precision, device)
     models, dropout_generators, data_generators = [], [], []
     for _, _, fold_cfg in folds:
         torch.manual_seed(fold_cfg.seed)  # as fit_predict: the fold's seed, then its model
@@ -374,7 +376,7 @@ def fit_predict_stacked(
                 for key in keys:
                     inputs[key].append(_pad_rows(prepared[key], rows.rows))
                 labels.append(train.labels[batch].to(device))
-            with autocast(device, cfg.amp):
+            with autocast(device, cfg.precision):
                 logits = forward(**{key: torch.cat(values) for key, values in inputs.items()})
             logits = logits.float().unflatten(0, (len(folds), -1))
             step_losses = [
@@ -426,7 +428,7 @@ def _predict(
     """Each fold's class probabilities on its test data, batches of ``cfg.batch_size`` rows."""
     stacked.eval()
     out: list[list[torch.Tensor]] = [[] for _ in tests]
-    with torch.no_grad(), autocast(device, cfg.amp):
+    with torch.no_grad(), autocast(device, cfg.precision):
         for start in range(0, max(map(len, tests)), cfg.batch_size):
             end = start + cfg.batch_size
             chunks = [test.subset(list(range(start, min(end, len(test))))) for test in tests]
