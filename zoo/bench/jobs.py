@@ -1,7 +1,10 @@
 """One fold as a self-contained job: what it trains on, how, and the record it leaves.
 
-A ``FoldJob`` is picklable and carries its own data, so an executor may run it in this
-process, another process or another machine; ``run_fold`` is all that runs there.
+A ``FoldJob`` is small and picklable: it names its training and test samples by their rows of
+the run's prepared data (``job.fold``), which an executor hands to ``run_fold`` once per
+worker (shared memory, Ray's object store) rather than copying it into every job. So a fold
+may run in this process, another process or another machine; ``run_fold`` is all that runs
+there.
 """
 
 from __future__ import annotations
@@ -24,14 +27,12 @@ from zoo.pretrain.checkpoints import load_pretrained
 
 @dataclass(frozen=True)
 class FoldJob:
-    """Everything one fold needs, picklable so folds can run in other processes."""
+    """Everything one fold needs but the data, picklable so folds can run in other processes."""
 
     model: str
     options: dict[str, Any]
     num_classes: int
-    fold: Fold
-    train: FoldData
-    test: FoldData
+    fold: Fold  # its train and test rows of the run's data
     config: TrainConfig
     pretrained: str | None = None  # checkpoint file loaded into every fold's fresh model
     allow_partial: bool = False
@@ -51,10 +52,12 @@ def build_model(job: FoldJob) -> torch.nn.Module:
     return model
 
 
-def run_fold(job: FoldJob, on_epoch: Callable[[int, float], None] | None = None) -> FoldOutcome:
+def run_fold(job: FoldJob, data: FoldData, on_epoch: Callable[[int, float], None] | None = None) -> FoldOutcome:
+    """Train and test the fold on its rows of ``data``, the prepared data of the whole run."""
+    train, test = data.subset(list(job.fold.train)), data.subset(list(job.fold.test))
     with explain_nondeterministic(job.model):
         return fit_predict(
-            lambda: build_model(job), job.train, job.test, job.config, job.num_classes, on_epoch, job.checkpoint
+            lambda: build_model(job), train, test, job.config, job.num_classes, on_epoch, job.checkpoint
         )
 
 
