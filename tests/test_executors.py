@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 
 import pytest
+import torch
 
 from fixtures import faults
 from fixtures.reporters import StopAfter
@@ -15,12 +16,14 @@ from leaderboard.store import read_result
 from registry.errors import ExecutorError, FoldError
 from zoo.bench import BenchSpec, ExecutorSpec, Reporter, plan_benchmark, run_benchmark
 from zoo.bench import executors
+from zoo.engine.trainer import FoldData
 
 FAST = {"epochs": 1, "batch_size": 32}  # STSTNet: 1,683 parameters on 28 px inputs; 12 LOSO folds
 
 
 def bench(out, name="local", **kw):
-    return BenchSpec(model="ststnet", device="cpu", out=out, overrides=FAST, executor=ExecutorSpec(name, **kw))
+    executor = ExecutorSpec(name, **kw)
+    return BenchSpec(model="ststnet", device="cpu", out=out, overrides=FAST, executor=executor)
 
 
 def per_clip(result: dict) -> list:
@@ -58,10 +61,10 @@ def test_process_workers_give_the_local_predictions(tmp_path, reference):
 
 
 def test_process_workers_read_the_data_from_shared_memory():
-    data = executors.FoldData({"flow": executors.torch.zeros(4, 2, 3, 3)}, executors.torch.zeros(4).long(), ("a",) * 4)
+    data = FoldData({"flow": torch.zeros(4, 2, 3, 3)}, torch.zeros(4).long(), ("a",) * 4)
     for tensor in (*data.inputs.values(), data.labels):
         tensor.share_memory_()
-    context = executors.torch.multiprocessing.get_context("spawn")
+    context = torch.multiprocessing.get_context("spawn")
     with executors.ProcessPoolExecutor(1, mp_context=context, initializer=executors._start_worker,
                                        initargs=(data, 1)) as pool:
         shared = pool.submit(_worker_view).result()
@@ -82,7 +85,8 @@ def test_a_local_run_interrupted_finishes_under_process(tmp_path, reference):
 
 
 @pytest.mark.parametrize("fault", ["raise_in_sub03", "die_in_sub03"])
-def test_a_failed_worker_fold_keeps_its_traceback_and_the_rerun_finishes(tmp_path, reference, monkeypatch, fault):
+def test_a_failed_worker_fold_keeps_its_traceback_and_the_rerun_finishes(tmp_path, reference, monkeypatch,
+                                                                         fault):
     plan = plan_benchmark(bench(tmp_path, "process", workers=2))
     with monkeypatch.context() as patch:
         patch.setattr(executors, "_attempt_shared", getattr(faults, fault))

@@ -1,6 +1,6 @@
 """Running benchmarks: plan (check everything, write nothing), fold jobs, executors (where
-folds run), the runner, the result document and sweeps of many runs. It sits above ``benchmarks/`` (data, protocols, metrics) and ``zoo.engine``
-(training), and below the CLI; nothing under ``benchmarks/`` or ``leaderboard/`` imports it.
+folds run), the runner, the result document and sweeps of many runs. It sits above
+``benchmarks/`` (data, protocols, metrics) and ``zoo.engine`` (training), and below the CLI; nothing under ``benchmarks/`` or ``leaderboard/`` imports it.
 """
 
 from zoo.bench.executors import EXECUTORS, ExecutorSpec

@@ -59,7 +59,8 @@ class ExecutorSpec:
             raise ConfigError(f"--executor must be one of {', '.join(EXECUTORS)}, not '{self.name}'")
         if self.workers is not None and not 1 <= self.workers <= usable_cores():
             raise ConfigError(
-                f"--workers must be between 1 and the {usable_cores()} cores this process may use, not {self.workers}"
+                f"--workers must be between 1 and the {usable_cores()} cores this process may use, "
+                f"not {self.workers}"
             )
         if not self.cpus_per_fold > 0:
             raise ConfigError(f"--cpus-per-fold must be positive, not {self.cpus_per_fold}")
@@ -227,7 +228,8 @@ def from_arrays(arrays: tuple) -> FoldData:
     inputs, labels, subjects = arrays
     with warnings.catch_warnings():  # read-only store memory; run_fold only reads (subsets copy)
         warnings.filterwarnings("ignore", "The given NumPy array is not writable")
-        return FoldData({k: torch.from_numpy(v) for k, v in inputs.items()}, torch.from_numpy(labels), subjects)
+        tensors = {k: torch.from_numpy(v) for k, v in inputs.items()}
+        return FoldData(tensors, torch.from_numpy(labels), subjects)
 
 
 class RayExecutor:

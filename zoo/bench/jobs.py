@@ -52,7 +52,9 @@ def build_model(job: FoldJob) -> torch.nn.Module:
     return model
 
 
-def run_fold(job: FoldJob, data: FoldData, on_epoch: Callable[[int, float], None] | None = None) -> FoldOutcome:
+def run_fold(
+    job: FoldJob, data: FoldData, on_epoch: Callable[[int, float], None] | None = None
+) -> FoldOutcome:
     """Train and test the fold on its rows of ``data``, the prepared data of the whole run."""
     train, test = data.subset(list(job.fold.train)), data.subset(list(job.fold.test))
     with explain_nondeterministic(job.model):

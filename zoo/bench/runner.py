@@ -162,7 +162,8 @@ def _run_benchmark(plan: BenchPlan, reporter: Reporter, held: ExitStack) -> Path
     if failed:
         raise FoldError(
             f"{len(failed)} of {len(folds)} folds failed: {', '.join(failed)}; the {len(records)} finished "
-            f"are kept in {store.partial_dir(out, run_id)}: run the same command again to retry the failed ones"
+            f"are kept in {store.partial_dir(out, run_id)}: run the same command again to retry the "
+            "failed ones"
         )
     document = result_document(
         plan,

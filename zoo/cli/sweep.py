@@ -14,8 +14,9 @@ from zoo.cli import app, console
 
 
 @app.command()
-def sweep(file: Path = typer.Argument(..., help="Sweep file (TOML): models, datasets, seeds, options, [bench]."))\
-        -> None:
+def sweep(
+    file: Path = typer.Argument(..., help="Sweep file (TOML): models, datasets, seeds, options, [bench]."),
+) -> None:
     """Run every model x dataset x seed x option set of FILE; runs whose result exists are skipped."""
     plans = plan_sweep(file)
     console.print(f"{file}: {len(plans)} runs")
@@ -40,5 +41,7 @@ def sweep(file: Path = typer.Argument(..., help="Sweep file (TOML): models, data
             failed.append(describe(spec))
     console.print(table)
     if failed:
-        raise SweepError(f"{len(failed)} of {len(plans)} sweep runs failed: {'; '.join(failed)}; their errors are "
-                        "above; run the sweep again to retry them (finished runs are skipped)")
+        raise SweepError(
+            f"{len(failed)} of {len(plans)} sweep runs failed: {'; '.join(failed)}; their errors are above; "
+            "run the sweep again to retry them (finished runs are skipped)"
+        )
