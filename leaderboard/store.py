@@ -7,6 +7,7 @@ Layout under a results directory::
                                           each fold's final weights (zoo bench --save-weights)
     .partial/<run_id>/<fold>.json         folds of a run still in progress (resume state)
     .partial/<run_id>/<fold>.state.safetensors   mid-fold training state of the fold running
+    .partial/<run_id>/<fold>.traceback.txt   why the fold failed (a re-run retries it)
     .partial/<run_id>.lock                held by the process running the run
 
 Files are recognised by their content (``schema`` and ``schema_version``), not their names.
@@ -31,7 +32,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from benchmarks import integrity
-from benchmarks.files import atomic_write_json
+from benchmarks.files import atomic_write, atomic_write_json
 from benchmarks.locks import file_lock
 from registry.errors import StorageError, ZooError
 
@@ -232,6 +233,15 @@ def fold_file(out_dir: Path, run_id: str, fold: str) -> Path:
 
 def state_file(out_dir: Path, run_id: str, fold: str) -> Path:
     return partial_dir(out_dir, run_id) / f"{fold}.state.safetensors"
+
+
+def traceback_file(out_dir: Path, run_id: str, fold: str) -> Path:
+    return partial_dir(out_dir, run_id) / f"{fold}.traceback.txt"
+
+
+def write_traceback(out_dir: Path, run_id: str, fold: str, text: str) -> Path:
+    """Keep why a fold failed beside the run's finished folds; returns the file."""
+    return atomic_write(traceback_file(out_dir, run_id, fold), lambda p: p.write_text(text))
 
 
 def write_fold(out_dir: Path, run_id: str, fold: str, record: dict) -> Path:

@@ -45,3 +45,16 @@ class LockedError(ZooError):
 
 class CheckpointError(ZooError):
     """A checkpoint does not fit the model it is loaded into."""
+
+
+class ExecutorError(ZooError):
+    """The executor asked for cannot run: Ray is not installed or its cluster cannot be reached."""
+
+
+class FoldError(ZooError):
+    """Folds of a run failed (raised, or their worker died); their tracebacks are saved and the
+    finished folds kept, so running the same command again retries just the failed ones."""
+
+
+class SweepError(ZooError):
+    """Runs of a sweep failed; the others ran or were skipped, and a re-run retries just those."""

@@ -75,14 +75,22 @@ def test_stacked_sgd_with_augmentation_equals_fold_by_fold():
 
 
 def test_run_folds_stacked_returns_each_jobs_outcome_in_order():
-    jobs = [
-        FoldJob("ststnet", {}, 3, Fold(f"s{f}", (), (), (f"s{f}",)), train, test, cfg)
-        for f, (train, test, cfg) in enumerate(folds(epochs=1))
-    ]
+    parts, jobs, start = [], [], 0
+    for f, (train, test, cfg) in enumerate(folds(epochs=1)):
+        rows = range(start, start + len(train) + len(test))
+        fold = Fold(f"s{f}", tuple(rows[: len(train)]), tuple(rows[len(train):]), (f"s{f}",))
+        jobs.append(FoldJob("ststnet", {}, 3, fold, cfg))
+        parts += [train, test]
+        start = rows.stop
+    data = FoldData(
+        {k: torch.cat([p.inputs[k] for p in parts]) for k in parts[0].inputs},
+        torch.cat([p.labels for p in parts]),
+        tuple(s for p in parts for s in p.subjects),
+    )
     epochs_seen = []
-    outcomes = run_folds_stacked(jobs, lambda fold, epoch, loss: epochs_seen.append((fold.name, epoch)))
+    outcomes = run_folds_stacked(jobs, data, lambda fold, epoch, loss: epochs_seen.append((fold.name, epoch)))
     assert epochs_seen == [("s0", 1), ("s1", 1), ("s2", 1)]
-    assert_same_outcomes([run_fold(job) for job in jobs], outcomes, 1e-5, 1e-4)
+    assert_same_outcomes([run_fold(job, data) for job in jobs], outcomes, 1e-5, 1e-4)
 
 
 @pytest.mark.parametrize(

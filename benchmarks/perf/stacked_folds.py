@@ -37,8 +37,8 @@ ROOT = Path(__file__).resolve().parents[2]
 RESULTS = Path(__file__).parent / "results"
 
 
-def fold_jobs(workdir: Path, epochs: int | None) -> list:
-    """The runner's fold jobs of ``zoo bench ststnet --dataset megc2019-flow`` on the fixture."""
+def fold_jobs(workdir: Path, epochs: int | None) -> tuple:
+    """The prepared data and the runner's fold jobs of ``zoo bench ststnet --dataset megc2019-flow`` on the fixture."""
     sys.path.insert(0, str(ROOT / "tests"))
     from fixtures.mer_layouts import write_megc2019_flow
 
@@ -57,15 +57,14 @@ def fold_jobs(workdir: Path, epochs: int | None) -> list:
     prepared = prepare(index, plan.preprocess, workdir / "cache")
     data = FoldData(prepared.rows(keys), torch.tensor(labels), tuple(subjects))
     folds = PROTOCOLS.get("loso").obj(list(subjects), 0)
-    return [
-        FoldJob("ststnet", plan.options, plan.class_set.num_classes, fold, data.subset(list(fold.train)),
-                data.subset(list(fold.test)), replace(plan.train, seed=fold_seed(0, number)))
+    return data, [
+        FoldJob("ststnet", plan.options, plan.class_set.num_classes, fold, replace(plan.train, seed=fold_seed(0, number)))
         for number, fold in enumerate(folds, start=1)
     ]
 
 
 def steps_per_epoch(job) -> int:
-    return math.ceil(len(job.train) / job.config.batch_size)
+    return math.ceil(len(job.fold.train) / job.config.batch_size)
 
 
 def per_step_ms(epoch_ends: list[float], jobs: list) -> float:
@@ -74,19 +73,19 @@ def per_step_ms(epoch_ends: list[float], jobs: list) -> float:
     return round((epoch_ends[-1] - epoch_ends[0]) / steps * 1000, 1)
 
 
-def fold_by_fold(jobs: list) -> tuple[list, float]:
+def fold_by_fold(jobs: list, data) -> tuple[list, float]:
     from zoo.bench.jobs import run_fold
 
     outcomes, seconds = [], 0.0
     for job in jobs:
         ends: list[float] = []
-        outcomes.append(run_fold(job, lambda epoch, loss: ends.append(time.perf_counter())))
+        outcomes.append(run_fold(job, data, lambda epoch, loss: ends.append(time.perf_counter())))
         seconds += ends[-1] - ends[0]
     steps = sum(steps_per_epoch(job) for job in jobs) * (jobs[0].config.epochs - 1)
     return outcomes, round(seconds / steps * 1000, 1)
 
 
-def stacked(jobs: list, compile: bool) -> tuple[list, float, float]:
+def stacked(jobs: list, data, compile: bool) -> tuple[list, float, float]:
     """Outcomes, ms per fold-step in the steady state, and the whole call's seconds."""
     from zoo.bench.jobs import run_folds_stacked
 
@@ -94,7 +93,7 @@ def stacked(jobs: list, compile: bool) -> tuple[list, float, float]:
     first = jobs[0].fold
     started = time.perf_counter()
     outcomes = run_folds_stacked(
-        jobs, lambda fold, epoch, loss: ends.append(time.perf_counter()) if fold == first else None, compile
+        jobs, data, lambda fold, epoch, loss: ends.append(time.perf_counter()) if fold == first else None, compile
     )
     return outcomes, per_step_ms(ends, jobs), round(time.perf_counter() - started, 1)
 
@@ -161,11 +160,11 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     load_before = machine_load()
     with tempfile.TemporaryDirectory() as tmp:
-        jobs = fold_jobs(Path(tmp), args.epochs)
+        data, jobs = fold_jobs(Path(tmp), args.epochs)
         compared = jobs[: args.folds]
-        expected, fold_ms = fold_by_fold(compared)
-        outcomes, stacked_ms, _ = stacked(compared, compile=False)
-        compiled = stacked(compared, compile=True) if args.compile else None
+        expected, fold_ms = fold_by_fold(compared, data)
+        outcomes, stacked_ms, _ = stacked(compared, data, compile=False)
+        compiled = stacked(compared, data, compile=True) if args.compile else None
         official = fold_jobs(Path(tmp), None) if args.full else None
     recipe = jobs[0].config
     official_epochs = STSTNET_RECIPE["epochs"]
@@ -174,7 +173,7 @@ def main() -> None:
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "cpus": os.cpu_count(),
         "threads": torch.get_num_threads(),
-        "dtype": "float32 (bfloat16 autocast is CUDA-only in the trainer)",
+        "dtype": "float32",
         "torch": torch.__version__,
         "platform": platform.platform(),
         "load_before": load_before,
@@ -194,7 +193,7 @@ def main() -> None:
         report["comparison"]["compiled_ms_per_step"] = compiled[1]
         report["comparison"]["compiled_agreement"] = agreement(expected, compiled[0])
     if official is not None:
-        _, _, seconds = stacked(official, compile=False)
+        _, _, seconds = stacked(*official, compile=False)
         report["full_recipe"]["measured_s"] = seconds
     report["load_after"] = machine_load()
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -64,9 +64,8 @@ def holdout_run(model: str, gain: str, seed: int = 0) -> dict:
     prepared = prepare(index, plan.preprocess, cache_home())
     data = FoldData(prepared.rows(keys), torch.tensor(labels), tuple(subjects))
     (fold,) = PROTOCOLS.get("holdout").obj(subjects, seed)
-    job = FoldJob(model, plan.options, plan.class_set.num_classes, fold, data.subset(list(fold.train)),
-                  data.subset(list(fold.test)), replace(plan.train, seed=fold_seed(seed, 1)))
-    outcome = run_fold(job)
+    job = FoldJob(model, plan.options, plan.class_set.num_classes, fold, replace(plan.train, seed=fold_seed(seed, 1)))
+    outcome = run_fold(job, data)
     return {"data": root.name, "test_subjects": list(fold.test_subjects), "labels": [labels[i] for i in fold.test],
             "predictions": outcome.predictions, "seconds": outcome.seconds}
 

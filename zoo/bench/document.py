@@ -34,6 +34,7 @@ def result_document(
     subjects: list[str],
     pretraining: dict | None,
     records: list[dict],
+    executor: dict[str, Any],
 ) -> dict[str, Any]:
     spec = plan.spec
     samples = [s for r in records for s in r["samples"]]
@@ -74,14 +75,16 @@ def result_document(
             "selection_rule": SELECTION_RULES[plan.train.selection],
             "determinism": determinism_settings(),
         },
-        "environment": environment(),
+        "environment": environment(executor),
         "metrics": summarize(y_true, y_pred, plan.class_set.classes),
         "part_metrics": part_metrics(samples, DATASETS.get(spec.dataset).meta.get("part_of"), plan.class_set.classes),
         "folds": records,
     }
 
 
-def environment() -> dict[str, Any]:
+def environment(executor: dict[str, Any]) -> dict[str, Any]:
+    """Versions, machine and how the folds ran: ``executor`` as it describes itself. Not part of
+    the run's identity, so a run resumes under another executor."""
     def version(name: str) -> str | None:
         try:
             return metadata.version(name)
@@ -107,6 +110,7 @@ def environment() -> dict[str, Any]:
         "python": platform.python_version(),
         **{name: version(name) for name in ("torch", "timm", "numpy", "opencv-contrib-python-headless")},
         "platform": platform.platform(),
-        "torch_threads": torch.get_num_threads(),  # CPU results are reproducible at equal thread counts
+        "torch_threads": executor["threads_per_fold"],  # CPU results are reproducible at equal thread counts
+        "executor": executor,
         "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
     }

@@ -1,7 +1,10 @@
 """One fold as a self-contained job: what it trains on, how, and the record it leaves.
 
-A ``FoldJob`` is picklable and carries its own data, so an executor may run it in this
-process, another process or another machine; ``run_fold`` is all that runs there.
+A ``FoldJob`` is small and picklable: it names its training and test samples by their rows of
+the run's prepared data (``job.fold``), which an executor hands to ``run_fold`` once per
+worker (shared memory, Ray's object store) rather than copying it into every job. So a fold
+may run in this process, another process or another machine; ``run_fold`` is all that runs
+there.
 """
 
 from __future__ import annotations
@@ -26,14 +29,12 @@ from zoo.pretrain.checkpoints import load_pretrained
 
 @dataclass(frozen=True)
 class FoldJob:
-    """Everything one fold needs, picklable so folds can run in other processes."""
+    """Everything one fold needs but the data, picklable so folds can run in other processes."""
 
     model: str
     options: dict[str, Any]
     num_classes: int
-    fold: Fold
-    train: FoldData
-    test: FoldData
+    fold: Fold  # its train and test rows of the run's data
     config: TrainConfig
     pretrained: str | None = None  # checkpoint file loaded into every fold's fresh model
     allow_partial: bool = False
@@ -53,21 +54,27 @@ def build_model(job: FoldJob) -> torch.nn.Module:
     return model
 
 
-def run_fold(job: FoldJob, on_epoch: Callable[[int, float], None] | None = None) -> FoldOutcome:
+def run_fold(
+    job: FoldJob, data: FoldData, on_epoch: Callable[[int, float], None] | None = None
+) -> FoldOutcome:
+    """Train and test the fold on its rows of ``data``, the prepared data of the whole run."""
+    train, test = data.subset(list(job.fold.train)), data.subset(list(job.fold.test))
     with explain_nondeterministic(job.model):
         return fit_predict(
-            lambda: build_model(job), job.train, job.test, job.config, job.num_classes, on_epoch, job.checkpoint
+            lambda: build_model(job), train, test, job.config, job.num_classes, on_epoch, job.checkpoint
         )
 
 
 def run_folds_stacked(
     jobs: Sequence[FoldJob],
+    data: FoldData,
     on_epoch: Callable[[Fold, int, float], None] | None = None,
     compile: bool = False,
 ) -> list[FoldOutcome]:
-    """Train ``jobs`` (folds of one run) at once as one stacked model; their outcomes in order.
+    """Train ``jobs`` (folds of one run, rows of ``data``) at once as one stacked model; their
+    outcomes in order.
 
-    Each outcome is what ``run_fold(job)`` returns for that job, up to float rounding (on CPU
+    Each outcome is what ``run_fold(job, data)`` returns for that job, up to float rounding (on CPU
     the same bits: ``tests/test_stacked.py``); its ``seconds`` is the job's share of the
     stacked run. The jobs must share model, options, class count, pre-training and training
     recipe (only seeds differ; the runner's jobs of one run do) and use ``selection="last"``,
@@ -75,7 +82,7 @@ def run_folds_stacked(
     trains its unfinished folds from epoch 1 again (finished folds are reused as ever).
     ``on_epoch(fold, epoch, loss)`` after each epoch of each fold. ``compile``: run the stacked
     model through ``torch.compile``. Memory: every fold's model, batch and activations at once
-(STSTNet at batch 256: all 68 MEGC 2019 folds peaked at 5.9 GB on CPU).
+    (STSTNet at batch 256: all 68 MEGC 2019 folds peaked at 5.9 GB on CPU).
     """
     first = jobs[0]
     shared = (first.model, first.options, first.num_classes, first.pretrained, first.allow_partial)
@@ -88,7 +95,7 @@ def run_folds_stacked(
     with explain_nondeterministic(first.model):
         return fit_predict_stacked(
             lambda: build_model(first),
-            [(job.train, job.test, job.config) for job in jobs],
+            [(data.subset(list(job.fold.train)), data.subset(list(job.fold.test)), job.config) for job in jobs],
             first.num_classes,
             on_epoch=report,
             compile=compile,

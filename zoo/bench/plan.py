@@ -14,6 +14,7 @@ from leaderboard import store
 from registry import DATASETS, MODELS, PROTOCOLS
 from registry.errors import ConfigError, DataError
 from registry.options import model_options
+from zoo.bench.executors import ExecutorSpec
 from zoo.engine.augment import augmentation
 from zoo.engine.trainer import TrainConfig, check_precision, resolve_device
 from zoo.models import create_model
@@ -69,6 +70,7 @@ class BenchSpec:
     save_weights: bool = False  # keep each fold's final weights beside the result
     checkpoint_every: int | None = None  # epochs between mid-fold saves; 0 never; None automatic
     deterministic: bool = False  # deterministic kernels on CUDA (CPU runs are reproducible anyway)
+    executor: ExecutorSpec = field(default_factory=ExecutorSpec)  # where folds run; not in the run id
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,7 @@ def plan_benchmark(spec: BenchSpec) -> BenchPlan:
     if spec.checkpoint_every is not None and spec.checkpoint_every < 0:
         raise ConfigError(f"--checkpoint-every must be auto or epochs >= 0, not {spec.checkpoint_every}")
     check_precision(train.precision, resolve_device(spec.device))
+    spec.executor.check()
     flow = provided.flow or wanted.flow
     preprocess = PreprocessConfig(size=hyper["input_size"], **({"flow": flow} if flow else {}))
     warnings = ()

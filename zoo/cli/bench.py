@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from benchmarks.protocols import Fold
-from zoo.bench import BenchSpec, Reporter, plan_benchmark, run_benchmark
+from zoo.bench import EXECUTORS, BenchSpec, ExecutorSpec, Reporter, plan_benchmark, run_benchmark
 from leaderboard.store import read_result, weights_dir
 from registry.errors import ConfigError
 from zoo.engine.augment import AUGMENTATIONS
@@ -156,6 +156,17 @@ def bench(
     deterministic: bool = typer.Option(
         False, "--deterministic", help="Deterministic CUDA kernels (CPU runs are reproducible anyway)."
     ),
+    executor: str = typer.Option(
+        "local", "--executor", help=f"Where folds run: {', '.join(EXECUTORS)} (process: this machine's cores)."
+    ),
+    workers: Optional[int] = typer.Option(
+        None, "--workers", help="--executor process: worker processes (default: one per core)."
+    ),
+    ray_address: Optional[str] = typer.Option(
+        None, "--ray-address", help="--executor ray: the cluster's address (default: start a local one)."
+    ),
+    cpus_per_fold: float = typer.Option(1.0, "--cpus-per-fold", help="--executor ray: CPUs each fold requests."),
+    gpus_per_fold: float = typer.Option(0.0, "--gpus-per-fold", help="--executor ray: GPUs each fold requests."),
 ) -> None:
     """Benchmark MODEL on a dataset (default: the embedded synthetic one) and save the result."""
     overrides = {
@@ -189,6 +200,7 @@ def bench(
         save_weights=save_weights,
         checkpoint_every=parse_every(checkpoint_every),
         deterministic=deterministic,
+        executor=ExecutorSpec(executor, workers, ray_address, cpus_per_fold, gpus_per_fold),
     )
     plan = plan_benchmark(spec)
     console.print(
