@@ -120,36 +120,29 @@ CITATION = "mer-zoo synthetic benchmark (benchmarks/synthetic.py), generator ver
 # synth is a quick, CPU-sized benchmark: every model runs it at this budget unless the command
 # line says otherwise, so its leaderboard compares models at equal cost
 BUDGET = {"epochs": 15, "input_size": 112}
+# what every synth variant registers alike: its class sets, licence, generation and budget
+SYNTH_ENTRY = dict(class_sets={"5": "casme2-5", "3": "casme2-3"}, restricted=False, generated=True, budget=BUDGET)
 
 DATASETS.register(
     "synth",
     summary="Synthetic CASME II-format clips (12 subjects, 5 classes), generated on first use",
     citation=CITATION.format(1),
-    class_sets={"5": "casme2-5", "3": "casme2-3"},
-    restricted=False,
-    generated=True,
+    **SYNTH_ENTRY,
     default_root=default_root,
-    budget=BUDGET,
 )(read_synth)
 
 DATASETS.register(
     "synth-v2",
     summary="synth with appearance: action units also wrinkle and shade the skin (same clips)",
     citation=CITATION.format(2),
-    class_sets={"5": "casme2-5", "3": "casme2-3"},
-    restricted=False,
-    generated=True,
+    **SYNTH_ENTRY,
     default_root=partial(default_root, APPEARANCE_V2),
-    budget=BUDGET,
 )(read_synth_v2)
 
 DATASETS.register(
     "synth-casme2-size",
     summary="synth at CASME II's size (26 subjects, 255 clips), for timing a real-sized LOSO run",
     citation=CITATION.format(1),
-    class_sets={"5": "casme2-5", "3": "casme2-3"},
-    restricted=False,
-    generated=True,
+    **SYNTH_ENTRY,
     default_root=casme2_size_root,
-    budget=BUDGET,
 )(read_synth_casme2_size)
