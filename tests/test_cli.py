@@ -28,6 +28,8 @@ def zoo(*args, cwd=None):
         (["bench", "flow_resnet18", "--dataset", "casme2"], "licence-restricted"),
         (["info", "nosuchthing"], "unknown entry 'nosuchthing'"),
         (["list", "modelz"], "unknown kind 'modelz'"),
+        # brackets in a message are printed, not read as markup
+        (["bench", "ststnet", "--executor", "ray", "--ray-address", "127.0.0.1:1"], 'pip install "mer-zoo[ray]"'),
     ],
 )
 def test_user_errors_are_one_line_with_exit_code_2(tmp_path, args, message, monkeypatch):

@@ -12,6 +12,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from registry.errors import ZooError
 
@@ -33,7 +34,7 @@ def main() -> None:
     try:
         code = app(standalone_mode=False)
     except ZooError as exc:
-        errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        errors.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)  # brackets in a message are text, not markup
         sys.exit(2)
     except typer.Abort:
         errors.print("aborted")
