@@ -1,7 +1,8 @@
 """Executors: the same seed gives the same per-clip predictions and probabilities whether the
-folds ran in this process, in worker processes or as Ray tasks; a run resumes under another
-executor; a failed fold is kept as a traceback, the finished ones are kept, and a re-run
-finishes the run."""
+folds ran in this process, in worker processes or as Ray tasks, at one torch thread per fold
+(torch 2.4's CPU kernels sum in a thread-count-dependent order, so the README promises equal
+bits at equal thread counts only); a run resumes under another executor; a failed fold is kept
+as a traceback, the finished ones are kept, and a re-run finishes the run."""
 
 from __future__ import annotations
 
@@ -43,6 +44,18 @@ class Folds(Reporter):
     def fold_finished(self, fold, record, reused):
         if reused:
             self.reused.append(fold.name)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread_per_fold():
+    """Every executor here trains a fold on one thread: in-process runs on this process's one
+    thread, 2 workers of a machine seen as 2 cores, Ray tasks of one CPU each."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(executors, "usable_cores", lambda: 2)
+        yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -251,8 +251,9 @@ def stack_models(
             replacement = StackedLayer(template, layers, folds)
         else:
             continue
-        if name:
-            stacked.set_submodule(name, replacement)
+        if name:  # nn.Module.set_submodule is newer than torch 2.4
+            parent, _, child = name.rpartition(".")
+            setattr(stacked.get_submodule(parent), child, replacement)
         else:
             stacked = replacement
     return stacked, folds
