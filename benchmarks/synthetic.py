@@ -567,8 +567,10 @@ def write_generated(
 
 
 def read_identity(root: Path) -> str:
-    """A generated folder's identity as recorded by its marker (what fingerprints carry)."""
-    return json.dumps(json.loads((Path(root) / GENERATOR_MARKER).read_text()), sort_keys=True)
+    """A generated folder's identity as recorded by its marker (what fingerprints carry); empty
+    for a folder without one (frames copied elsewhere: fingerprinted as recorded data)."""
+    marker = Path(root) / GENERATOR_MARKER
+    return json.dumps(json.loads(marker.read_text()), sort_keys=True) if marker.is_file() else ""
 
 
 def save_frames(folder: Path, clip: SynthClip, file_name: str, quality: int) -> None:

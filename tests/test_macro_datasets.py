@@ -111,7 +111,7 @@ def test_synth_macro_is_written_in_the_generic_layout(tmp_path, appearance):
     index = (read_synth_macro_v2 if appearance else read_synth_macro)(root)
     assert index.subjects == ["macro01", "macro02"] and len(index.clips) == 4
     generator = json.loads(index.generator or "{}")
-    assert generator.get("version") == (2 if appearance else None)  # v1 fingerprints stay as they were
+    assert generator.get("version") == (2 if appearance else 1)
     assert all(c.onset < c.apex <= c.offset for c in index.clips)
     # macro-sized motions from the same generator, with more identities than synth
     assert MACRO_CONFIG.amplitude_px >= 3 * SynthConfig().amplitude_px

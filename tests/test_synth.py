@@ -20,6 +20,7 @@ from benchmarks.datasets.synth import (
 from benchmarks.macro.synth_macro import MACRO_CONFIG, corpus_folder
 from benchmarks.synthetic import (
     ACTION_UNITS,
+    GENERATOR_MARKER,
     LANDMARKS,
     AppearanceConfig,
     FaceSource,
@@ -79,28 +80,36 @@ def test_version_1_is_unchanged():
     assert corpus_folder(MACRO_CONFIG).name == "seed1001-f58d8a2c14"
 
 
-def fixed_time_fingerprint(index) -> str:
-    """The fingerprint with every frame's mtime set to one instant (it hashes sizes and mtimes)."""
-    for clip in index.clips:
-        for path in clip.frames.values():
-            os.utime(path, ns=(1_700_000_000_000_000_000,) * 2)
-    return index.fingerprint()
-
-
 def test_version_2_is_its_own_data_and_leaves_version_1_alone(tmp_path):
     v1 = read_synth(write_dataset(SMALL, tmp_path / "v1"))
     v2 = read_synth_v2(write_dataset(SMALL, tmp_path / "v2", APPEARANCE_V2))
-    # pinned before version 2 existed: same files, same fingerprint
-    assert fixed_time_fingerprint(v1) == "e85ec01754cb5547"
-    # same clips and annotation; the generator's version and parameters are in the fingerprint
+    # same clips and annotation; the generator's version and parameters tell them apart
     assert [(c.key, c.emotion, c.onset, c.apex) for c in v1.clips] == [
         (c.key, c.emotion, c.onset, c.apex) for c in v2.clips
     ]
-    assert '"version": 2' in v2.generator and v1.generator == ""
-    assert fixed_time_fingerprint(v2) != fixed_time_fingerprint(replace(v2, generator=""))
+    assert '"version": 2' in v2.generator and '"version": 1' in v1.generator
+    assert v1.fingerprint() != v2.fingerprint()
     assert dataset_folder(SMALL, APPEARANCE_V2) != dataset_folder(SMALL)
     assert dataset_folder(SynthConfig(), APPEARANCE_V2).name == "seed0-3a02ade2a8"  # the calibrated data
     assert dataset_folder(SMALL, APPEARANCE_V2) != dataset_folder(SMALL, replace(APPEARANCE_V2, gain=0.5))
+
+
+def test_a_generated_dataset_written_again_is_the_same_dataset(tmp_path):
+    """Its fingerprint is the generator's identity and the annotations, not the files' mtimes,
+    so a copy written later (or on another CPU) gets the same run ids; frames copied without the
+    generator's marker are fingerprinted as recorded data, whose frames' mtimes count."""
+    first = read_synth(write_dataset(SMALL, tmp_path / "first"))
+    again = read_synth(write_dataset(SMALL, tmp_path / "again"))
+    assert first.fingerprint() == again.fingerprint()
+    other = read_synth(write_dataset(replace(SMALL, seed=SMALL.seed + 1), tmp_path / "other"))
+    assert other.fingerprint() != first.fingerprint()
+    (tmp_path / "first" / GENERATOR_MARKER).unlink()
+    copied = read_synth(tmp_path / "first")
+    assert copied.generator == "" and copied.fingerprint() != first.fingerprint()
+    frame = copied.clips[0].frames[copied.clips[0].apex]
+    before = copied.fingerprint()
+    os.utime(frame, ns=(1_700_000_000_000_000_000,) * 2)
+    assert copied.fingerprint() != before
 
 
 # frames of SMALL at synth-v2's appearance: pinned, so the look cannot change unversioned

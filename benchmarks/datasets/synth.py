@@ -102,17 +102,16 @@ def default_root(appearance: AppearanceConfig | None = None) -> Path:
 
 def read_synth(root: Path) -> DatasetIndex:
     """Synthetic CASME II-format clips from a real face with subtle, class-specific motion."""
-    return read_casme2(root, dataset="synth")
+    return replace(read_casme2(root, dataset="synth"), generator=read_identity(root))
 
 
 def read_synth_casme2_size(root: Path) -> DatasetIndex:
-    """``synth``'s generator at CASME II's size; its identity is part of the fingerprint."""
+    """``synth``'s generator at CASME II's size."""
     return replace(read_casme2(root, dataset="synth-casme2-size"), generator=read_identity(root))
 
 
 def read_synth_v2(root: Path) -> DatasetIndex:
-    """As ``synth``, plus each action unit's wrinkles, furrows and shading; the generator's
-    identity (version 2 and every parameter) is part of the fingerprint."""
+    """As ``synth``, plus each action unit's wrinkles, furrows and shading (generator version 2)."""
     return replace(read_casme2(root, dataset="synth-v2"), generator=read_identity(root))
 
 

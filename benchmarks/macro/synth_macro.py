@@ -85,11 +85,11 @@ def default_root(appearance: AppearanceConfig | None = None) -> Path:
 
 def read_synth_macro(root: Path) -> DatasetIndex:
     """Synthetic macro-expression clips (30 identities, larger motions), generated on first use."""
-    return read_generic(root, dataset="synth-macro")
+    return replace(read_generic(root, dataset="synth-macro"), generator=read_identity(root))
 
 
 def read_synth_macro_v2(root: Path) -> DatasetIndex:
-    """As ``synth-macro``, plus each action unit's appearance; the generator is fingerprinted."""
+    """As ``synth-macro``, plus each action unit's appearance (generator version 2)."""
     return replace(read_generic(root, dataset="synth-macro-v2"), generator=read_identity(root))
 
 
