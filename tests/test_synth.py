@@ -88,7 +88,8 @@ def test_version_2_is_its_own_data_and_leaves_version_1_alone(tmp_path):
         (c.key, c.emotion, c.onset, c.apex) for c in v2.clips
     ]
     assert '"version": 2' in v2.generator and '"version": 1' in v1.generator
-    assert v1.fingerprint() != v2.fingerprint()
+    # pinned: the generator's identity and the annotations, the same on every machine
+    assert (v1.fingerprint(), v2.fingerprint()) == ("5a65b7031b88df43", "94d699c1620eddda")
     assert dataset_folder(SMALL, APPEARANCE_V2) != dataset_folder(SMALL)
     assert dataset_folder(SynthConfig(), APPEARANCE_V2).name == "seed0-3a02ade2a8"  # the calibrated data
     assert dataset_folder(SMALL, APPEARANCE_V2) != dataset_folder(SMALL, replace(APPEARANCE_V2, gain=0.5))
