@@ -1,0 +1,160 @@
+"""Evidence for issue #10 on ``synth-v2`` (action units that also change the skin's appearance):
+MIACNet from scratch vs. fine-tuned from MA2MI, what the pre-training's length and its pixel
+term change, and which fusion of the two branches works.
+
+Every MA2MI configuration is pre-trained once per seed on ``synth-macro-v2`` (``zoo pretrain
+ma2mi --seed S``), and the LOSO run of seed S fine-tunes from the pre-training of seed S, so the
+spread over seeds covers both. Runs are ``zoo bench`` processes (one thread each, ``--jobs`` at a
+time) writing the published result files into ``leaderboard/results/``; a run or a pre-training
+already done is not repeated, so the script can be stopped and started again. Summary:
+``benchmarks/perf/results/miacnet_v2_evidence.{json,md}``.
+
+    ZOO_CACHE=/tmp/zc-evidence python benchmarks/perf/miacnet_v2_evidence.py --jobs 2 \\
+        [--configs scratch,ma2mi] [--note "what else ran"]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from benchmarks.files import cache_home
+from benchmarks.perf._evidence import RESULTS, SUMMARY, bench, markdown_table, summarize_runs
+from leaderboard.store import iter_results
+
+DATASET, CORPUS = "synth-v2", "synth-macro-v2"
+WIDTH = "16"  # the CPU-sized trunk (docs/miacnet.md); the paper's is width=64
+SEEDS = (0, 1, 2)
+
+
+@dataclass(frozen=True)
+class Pretraining:
+    """One MA2MI recipe (defaults otherwise); made once per seed."""
+
+    epochs: int = 20
+    pixel_weight: float = 1.0
+
+    def folder(self, seed: int) -> Path:
+        return cache_home() / "pretrained" / f"ma2mi-{CORPUS}-w{WIDTH}-e{self.epochs}-px{self.pixel_weight:g}-s{seed}"
+
+    def matches(self, record: dict | None, seed: int) -> bool:
+        """Whether a result's ``pretraining`` record was made by this recipe at this seed."""
+        if record is None:
+            return False
+        config = record.get("config") or {}
+        return (record.get("corpus") == CORPUS and config.get("epochs") == self.epochs
+                and config.get("pixel_weight") == self.pixel_weight and config.get("seed") == seed)
+
+
+# name -> (MIACNet options beyond width, pre-training or None); the order is the priority
+CONFIGS: dict[str, tuple[dict[str, str], Pretraining | None]] = {
+    "scratch": ({}, None),
+    "ma2mi": ({}, Pretraining()),
+    "ma2mi, fusion=gate": ({"fusion": "gate"}, Pretraining()),
+    "ma2mi, fusion=concat": ({"fusion": "concat"}, Pretraining()),
+    "ma2mi 5 epochs": ({}, Pretraining(epochs=5)),
+    "ma2mi latent-only": ({}, Pretraining(pixel_weight=0.0)),
+    "ma2mi 60 epochs": ({}, Pretraining(epochs=60)),
+    "scratch, position=off": ({"position": "off"}, None),
+    "scratch, diff=feature": ({"diff": "feature"}, None),
+}
+
+
+def options_of(name: str) -> dict[str, str]:
+    return {"width": WIDTH, **CONFIGS[name][0]}
+
+
+def published(name: str, seed: int) -> dict | None:
+    """The published LOSO result of configuration ``name`` at ``seed`` on synth-v2, or ``None``."""
+    from registry.options import model_options
+
+    wanted = model_options("miacnet", options_of(name))
+    pretraining = CONFIGS[name][1]
+    for result in iter_results(RESULTS):
+        if (result["model"]["name"] == "miacnet" and result["seed"] == seed
+                and result["dataset"]["name"] == DATASET and result["protocol"]["name"] == "loso"
+                and result["model"]["options"] == wanted
+                and (pretraining.matches(result.get("pretraining"), seed) if pretraining
+                     else result.get("pretraining") is None)):
+            return result
+    return None
+
+
+def pretrain(recipe: Pretraining, seed: int) -> Path:
+    """The checkpoint of ``recipe`` at ``seed``, made (or resumed) by ``zoo pretrain`` if missing."""
+    folder = recipe.folder(seed)
+    checkpoint = folder / "ma2mi.safetensors"
+    if not checkpoint.is_file():
+        command = ["zoo", "pretrain", "ma2mi", "--dataset", CORPUS, "--seed", str(seed), "--epochs",
+                   str(recipe.epochs), "--pixel-weight", str(recipe.pixel_weight), "--opt", f"width={WIDTH}",
+                   "--out", str(folder)]
+        log = SUMMARY / "logs" / f"ma2mi-v2-pretrain-e{recipe.epochs}-px{recipe.pixel_weight:g}-s{seed}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "COLUMNS": "120", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        started = time.perf_counter()
+        with open(log, "a") as handle:
+            subprocess.run(command, check=True, stdout=handle, stderr=subprocess.STDOUT, env=env)
+            handle.write(f"\nwall time: {time.perf_counter() - started:.0f} s\n")
+    return checkpoint
+
+
+def run(name: str, seed: int, checkpoint: Future | None) -> float:
+    extra = ("--pretrained", str(checkpoint.result())) if checkpoint else ()
+    log = SUMMARY / "logs" / f"miacnet-v2-{name.replace(', ', '-').replace(' ', '-')}-s{seed}.log"
+    return bench("miacnet", options_of(name), seed, log, dataset=DATASET, threads=1, extra=extra)
+
+
+def summarize(note: str) -> str:
+    rows = {}
+    for name, (_, recipe) in CONFIGS.items():
+        runs = [r for r in (published(name, s) for s in SEEDS) if r]
+        if runs:
+            rows[name] = {"options": options_of(name), "pretraining": recipe and asdict(recipe),
+                          **summarize_runs(runs)}
+    payload = {"dataset": DATASET, "protocol": "loso", "budget": "synth budget (15 epochs, 112 px)",
+               "pretraining_corpus": CORPUS, "width": int(WIDTH), "threads_per_run": 1, "note": note,
+               "rows": rows}
+    SUMMARY.mkdir(parents=True, exist_ok=True)
+    (SUMMARY / "miacnet_v2_evidence.json").write_text(json.dumps(payload, indent=1))
+    table = markdown_table(rows, "LOSO wall s (1 thread)") + f"\nWhile measuring: {note}.\n"
+    (SUMMARY / "miacnet_v2_evidence.md").write_text(table)
+    return table
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=2, help="Single-threaded processes side by side.")
+    parser.add_argument("--configs", default=",".join(CONFIGS), help="Comma-separated configuration names.")
+    parser.add_argument("--note", default="nothing else running", help="What else ran on the machine.")
+    parser.add_argument("--summary-only", action="store_true")
+    args = parser.parse_args()
+    names = [n for n in args.configs.split(",") if n]
+    unknown = sorted(set(names) - set(CONFIGS))
+    if unknown:
+        parser.error(f"unknown configuration(s) {unknown}; known: {list(CONFIGS)}")
+    if not args.summary_only:
+        queue = [(n, s) for n in names for s in SEEDS if published(n, s) is None]
+        with ThreadPoolExecutor(args.jobs) as pool:
+            # A pre-training is its own task, submitted (in priority order) just before the first
+            # run that waits for it: the queue is FIFO, so a waiting run's pre-training is always
+            # running or done, and waiting cannot deadlock the pool.
+            checkpoints: dict[tuple[Pretraining, int], Future] = {}
+            futures = {}
+            for name, seed in queue:
+                recipe = CONFIGS[name][1]
+                if recipe and (recipe, seed) not in checkpoints:
+                    checkpoints[recipe, seed] = pool.submit(pretrain, recipe, seed)
+                futures[f"{name} seed {seed}"] = pool.submit(run, name, seed, checkpoints.get((recipe, seed)))
+            for label, future in futures.items():
+                print(f"{label}: {future.result()} s", flush=True)
+    print(summarize(args.note))
+
+
+if __name__ == "__main__":
+    main()
