@@ -22,6 +22,26 @@ def cache_home() -> Path:
     return Path(os.environ.get("ZOO_CACHE", Path.home() / ".cache" / "mer-zoo")).expanduser()
 
 
+CACHE_VARIABLE = "$ZOO_CACHE"
+
+
+def portable_path(path: Path) -> str:
+    """``path`` as a result file records it: a file in the cache is written relative to
+    ``$ZOO_CACHE``, so a published result names no machine's folders and, on another machine,
+    points into that user's own cache (recipe checkpoints sit at the same place in every cache)."""
+    try:
+        return f"{CACHE_VARIABLE}/{Path(path).resolve().relative_to(cache_home().resolve()).as_posix()}"
+    except ValueError:
+        return str(path)
+
+
+def local_path(recorded: str) -> Path:
+    """A path recorded by :func:`portable_path`, on this machine."""
+    if recorded == CACHE_VARIABLE or recorded.startswith(CACHE_VARIABLE + "/"):
+        return cache_home() / recorded[len(CACHE_VARIABLE) + 1 :]
+    return Path(recorded).expanduser()
+
+
 def atomic_write(path: Path, write: Callable[[Path], object]) -> Path:
     """Call ``write`` on a temporary sibling of ``path``, then rename it into place.
 

@@ -8,6 +8,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from benchmarks.files import cache_home, local_path, portable_path
 from benchmarks.macro.synth_macro import MACRO_CONFIG, write_corpus
 from benchmarks.synthetic import SynthConfig
 from registry import MACRO
@@ -129,6 +130,7 @@ def test_excluding_subjects_shared_with_an_eval_dataset(corpus, tmp_path, monkey
 
 def test_pretrain_cli_then_bench_with_allow_partial(corpus, tmp_path):
     runner = CliRunner()
+    out = cache_home() / "pretrained" / f"cli-{tmp_path.name}"  # in the cache: recorded portably
     result = runner.invoke(
         app,
         [
@@ -145,11 +147,11 @@ def test_pretrain_cli_then_bench_with_allow_partial(corpus, tmp_path):
             "--opt",
             "width=4",
             "--out",
-            str(tmp_path / "pt"),
+            str(out),
         ],
     )
     assert result.exit_code == 0, result.output
-    assert "epoch   2/2" in result.output and (tmp_path / "pt" / FINAL).is_file()
+    assert "epoch   2/2" in result.output and (out / FINAL).is_file()
     bench = [
         "bench",
         "miacnet",
@@ -166,7 +168,7 @@ def test_pretrain_cli_then_bench_with_allow_partial(corpus, tmp_path):
         "--opt",
         "position=off",
         "--pretrained",
-        str(tmp_path / "pt" / FINAL),
+        str(out / FINAL),
         "--out",
         str(tmp_path / "results"),
     ]
@@ -183,3 +185,15 @@ def test_pretrain_cli_then_bench_with_allow_partial(corpus, tmp_path):
     assert recorded["model"]["options"]["init"] == "ma2mi"
     assert pretraining["corpus"] == "macro-folders" and len(pretraining["sha256"]) == 64
     assert pretraining["subjects_overlap_eval"] == [] and pretraining["load"]["unexpected"]
+    assert pretraining["path"] == f"$ZOO_CACHE/pretrained/{out.name}/{FINAL}"
+
+
+def test_recorded_checkpoint_paths_name_the_cache_not_the_machine(tmp_path, monkeypatch):
+    monkeypatch.setenv("ZOO_CACHE", str(tmp_path / "mine"))
+    inside = tmp_path / "mine" / "pretrained" / "ma2mi-x" / FINAL
+    outside = tmp_path / "elsewhere" / FINAL
+    assert portable_path(inside) == f"$ZOO_CACHE/pretrained/ma2mi-x/{FINAL}"
+    assert portable_path(outside) == str(outside)  # a user's own file is recorded as given
+    assert local_path(portable_path(inside)) == inside and local_path(str(outside)) == outside
+    monkeypatch.setenv("ZOO_CACHE", str(tmp_path / "theirs"))  # the same record on another machine
+    assert local_path(f"$ZOO_CACHE/pretrained/ma2mi-x/{FINAL}") == tmp_path / "theirs" / "pretrained" / "ma2mi-x" / FINAL

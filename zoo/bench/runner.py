@@ -19,7 +19,7 @@ from typing import Callable
 
 import torch
 
-from benchmarks.files import cache_home
+from benchmarks.files import cache_home, local_path
 from benchmarks.preprocess import prepare
 from benchmarks.protocols import Fold
 from benchmarks.records import DatasetIndex
@@ -121,7 +121,7 @@ def _run_benchmark(plan: BenchPlan, reporter: Reporter, held: ExitStack) -> Path
             plan.class_set.num_classes,
             fold,
             replace(plan.train, seed=fold_seed(spec.seed, numbers[fold.name])),
-            run.pretraining and run.pretraining["path"],
+            run.pretraining and str(local_path(run.pretraining["path"])),
             spec.allow_partial,
             FoldCheckpoint(store.state_file(out, run_id, fold.name), spec.checkpoint_every),
         )

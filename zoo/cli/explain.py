@@ -18,7 +18,7 @@ import torch.nn.functional as F
 import typer
 
 from benchmarks.datasets import class_set_for, locate
-from benchmarks.files import cache_home
+from benchmarks.files import cache_home, local_path
 from benchmarks.preprocess import PreprocessConfig, prepare
 from benchmarks.protocols import Fold
 from zoo.bench import BenchPlan, BenchSpec, fold_seed, plan_benchmark, select_samples
@@ -55,7 +55,7 @@ def retrained_fold(
     def build() -> torch.nn.Module:
         net = create_model(plan.spec.model, plan.class_set.num_classes, **plan.options)
         if pretraining:
-            load_pretrained(net, Path(pretraining["path"]), plan.spec.allow_partial)
+            load_pretrained(net, local_path(pretraining["path"]), plan.spec.allow_partial)
         return net
 
     console.print(

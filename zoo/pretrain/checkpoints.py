@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import torch.nn as nn
 
-from benchmarks.files import cache_home
+from benchmarks.files import cache_home, local_path, portable_path
 from benchmarks.macro import overlapping_subjects
 from registry import CHECKPOINTS, MODELS, PRETRAINERS
 from registry.errors import CheckpointError, ConfigError
@@ -63,7 +63,7 @@ def checkpoint_file(name: str, options: dict[str, Any], message: Callable[[str],
     into the Hugging Face cache and checked), or a recipe checkpoint (produced once)."""
     if is_reference(name):
         return fetch_pretraining(name, message)
-    path = Path(name).expanduser()
+    path = local_path(name)
     if path.is_file():
         return path
     row = CHECKPOINTS.get(name).obj
@@ -108,7 +108,7 @@ def describe_pretraining(
     meta = checkpoint_meta(path)
     return {
         "name": name,
-        "path": str(path),
+        "path": portable_path(path),
         "source": hub_source(name, path),
         "sha256": sha256_of(path),
         "pretrainer": meta.get("pretrainer"),
