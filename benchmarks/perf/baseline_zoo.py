@@ -1,6 +1,6 @@
-"""Evidence for the baseline zoo: every published baseline, full LOSO on ``synth`` under the
-synth budget, three seeds; targets: under 10 minutes per run on 2 cores and UF1 well above
-chance (5 classes: 0.2).
+"""Evidence for the baseline zoo: every published baseline, full LOSO on ``synth`` (or
+``synth-v2``, ``--dataset``) under the synth budget, three seeds; targets: under 10 minutes per
+run on 2 cores and UF1 well above chance (5 classes: 0.2).
 
 Each run is a ``zoo bench`` process on one thread; ``--jobs`` runs go side by side, seed 0 of
 every model first (timings are only comparable when nothing else runs: the summary says what
@@ -11,9 +11,10 @@ covers the whole fold (STSTNet, HTNet: 256 > ~140 training clips) would take one
 step per epoch under it. ``OVERRIDES`` gives such models what they need, each with its
 reason, and the result file records every value and its source.
 Result files are the published leaderboard rows (``leaderboard/results/``); a run already
-there is not repeated. Summary: ``benchmarks/perf/results/baseline_zoo.{json,md}``.
+there is not repeated. Summary: ``benchmarks/perf/results/baseline_zoo.{json,md}`` for
+``synth``, ``baseline_zoo__<dataset>.{json,md}`` for another dataset.
 
-    python benchmarks/perf/baseline_zoo.py [--models ststnet,mmnet] [--note "CI ran beside it"]
+    python benchmarks/perf/baseline_zoo.py [--dataset synth-v2] [--models ststnet,mmnet] [--note "CI ran beside it"]
 """
 
 from __future__ import annotations
@@ -39,19 +40,20 @@ OVERRIDES: dict[str, dict[str, object]] = {
 TARGETS = {"max_seconds": 600, "min_uf1": 0.3}
 
 
-def published(model: str, seed: int) -> dict | None:
-    return existing(model, OPTIONS.get(model, {}), seed, overrides=OVERRIDES.get(model))
+def published(model: str, seed: int, dataset: str) -> dict | None:
+    return existing(model, OPTIONS.get(model, {}), seed, dataset, overrides=OVERRIDES.get(model))
 
 
-def run(model: str, seed: int) -> float:
-    log = SUMMARY / "logs" / f"{model}-s{seed}.log"
-    return bench(model, OPTIONS.get(model, {}), seed, log, overrides=OVERRIDES.get(model), threads=1)
+def run(model: str, seed: int, dataset: str) -> float:
+    log = SUMMARY / "logs" / f"{model}{'' if dataset == 'synth' else '-' + dataset}-s{seed}.log"
+    return bench(model, OPTIONS.get(model, {}), seed, log, dataset=dataset, overrides=OVERRIDES.get(model),
+                 threads=1)
 
 
-def summarize(models: tuple[str, ...]) -> dict:
+def summarize(models: tuple[str, ...], dataset: str) -> dict:
     rows = {}
     for model in models:
-        runs = [r for r in (published(model, s) for s in SEEDS) if r]
+        runs = [r for r in (published(model, s, dataset) for s in SEEDS) if r]
         if runs:
             row = summarize_runs(runs)
             row["met"] = max(row["duration_s"]) <= TARGETS["max_seconds"] and row["uf1_mean"] >= TARGETS["min_uf1"]
@@ -61,6 +63,7 @@ def summarize(models: tuple[str, ...]) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="synth", choices=("synth", "synth-v2"))
     parser.add_argument("--models", default=",".join(MODELS), help="Comma-separated model names.")
     parser.add_argument("--note", default="nothing else running", help="What else ran on the machine.")
     parser.add_argument("--jobs", type=int, default=2, help="Single-threaded runs side by side.")
@@ -68,16 +71,17 @@ def main() -> None:
     args = parser.parse_args()
     models = tuple(m for m in args.models.split(",") if m)
     if not args.summary_only:
-        queue = [(m, s) for s in SEEDS for m in models if published(m, s) is None]
+        queue = [(m, s) for s in SEEDS for m in models if published(m, s, args.dataset) is None]
         with ThreadPoolExecutor(args.jobs) as pool:
-            futures = {f"{m} seed {s}": pool.submit(run, m, s) for m, s in queue}
+            futures = {f"{m} seed {s}": pool.submit(run, m, s, args.dataset) for m, s in queue}
             for label, future in futures.items():
                 print(f"{label}: {future.result()} s", flush=True)
-    previous = SUMMARY / "baseline_zoo.json"
+    stem = "baseline_zoo" if args.dataset == "synth" else f"baseline_zoo__{args.dataset}"
+    previous = SUMMARY / f"{stem}.json"
     report = json.loads(previous.read_text()) if previous.is_file() else {"rows": {}}
-    rows = {**report["rows"], **summarize(models)}
+    rows = {**report["rows"], **summarize(models, args.dataset)}
     report = {
-        "dataset": "synth",
+        "dataset": args.dataset,
         "protocol": "loso",
         "budget": "synth budget (15 epochs; 112 px unless the model fixes its input size)",
         "overrides": OVERRIDES,
@@ -91,7 +95,7 @@ def main() -> None:
     SUMMARY.mkdir(parents=True, exist_ok=True)
     previous.write_text(json.dumps(report, indent=1))
     table = markdown_table(rows, "LOSO wall s (1 thread)")
-    (SUMMARY / "baseline_zoo.md").write_text(table + f"\nWhile measuring: {args.note}.\n")
+    (SUMMARY / f"{stem}.md").write_text(table + f"\nWhile measuring: {args.note}.\n")
     print(table)
 
 
