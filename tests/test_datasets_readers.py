@@ -136,12 +136,14 @@ def test_samm_header_found_below_description(tmp_path):
     assert [three.label_of(c.emotion) for c in index.clips] == [0, None, None, 0]
 
 
-def test_mmew_frames_grouped_by_emotion(tmp_path):
+@pytest.mark.parametrize("subject_level", [False, True], ids=["emotion-clip", "subject-emotion-clip"])
+def test_mmew_frames_grouped_by_emotion(tmp_path, subject_level):
     rows = [("S01", "S01-01-001", 1, 2, 3, "happiness"), (2, "S02-01-004", 2, 3, 5, "disgust")]
-    root = write_mmew(tmp_path, rows, folder_emotion={"S02-01-004": "others"})
+    root = write_mmew(tmp_path, rows, folder_emotion={"S02-01-004": "others"}, subject_level=subject_level)
     index = load_dataset("mmew", root)
     assert [c.key for c in index.clips] == ["S01/S01-01-001", "S02/S02-01-004"]
     assert index.clips[1].frames[3].parent.parent.name == "others"
+    assert (index.clips[1].frames[3].parent.parent.parent.name == "S02") == subject_level
     assert index.warnings == (("MMEW_Micro_Exp.xlsx row 3: sheet says 'disgust' but the frames are in "
                                "others/; using the sheet's label"),)
 

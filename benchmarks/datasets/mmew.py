@@ -1,8 +1,10 @@
 """MMEW, micro-expression part (Ben et al., 2021): sheet ``MMEW_Micro_Exp.xlsx`` and frames.
 
-Frames are grouped by emotion, not by subject: ``Micro_Expression/<emotion>/<Filename>/``,
-so a clip's folder is found by its file name under any emotion folder. A folder whose
-emotion differs from the sheet's label is reported (the sheet's label is used).
+Frames are grouped by emotion: ``Micro_Expression/<emotion>/<Filename>/`` in the copies that
+circulate, ``Micro_Expression/<subject>/<emotion>/<Filename>/`` (``S03/happiness/S03-01-002/``)
+as the dataset's page describes the release. Either is read: a clip's folder is found by its
+file name under any emotion folder. A folder whose emotion differs from the sheet's label is
+reported (the sheet's label is used).
 """
 
 from __future__ import annotations
@@ -72,15 +74,20 @@ def subject_name(value: object) -> str:
 
 
 def read_mmew(root: Path, errata: bool = True) -> DatasetIndex:
-    """Read ``MMEW_Micro_Exp.xlsx`` and the emotion-grouped ``Micro_Expression`` folders."""
+    """Read ``MMEW_Micro_Exp.xlsx`` and the emotion-grouped ``Micro_Expression`` folders (with or
+    without a subject level above the emotion)."""
     sheet = find_file(root, ["MMEW_Micro_Exp*.xlsx"], "MMEW micro-expression sheet",
                       "copy MMEW_Micro_Exp.xlsx from the release next to Micro_Expression/")
     rows = read_sheet(sheet, COLUMNS, "MMEW")  # sheet problems first: they name the file
     frames_root = find_folder(root, ["Micro_Expression"], "MMEW Micro_Expression",
                               "unpack the release's Micro_Expression folder")
     builder = IndexBuilder("mmew", root, ERRATA, use_errata=errata)
+    clip_names = {as_text(row.cells["clip"]) for row in rows}
     folders: dict[str, Path] = {}
-    for folder in sorted(p for p in frames_root.glob("*/*") if p.is_dir()):
+    layouts = ("*/*", "*/*/*")  # <emotion>/<clip> or <subject>/<emotion>/<clip>
+    for folder in sorted(p for pattern in layouts for p in frames_root.glob(pattern) if p.name in clip_names):
+        if not folder.is_dir():
+            continue
         if folder.name in folders:
             builder.warn(f"clip folder {folder.name} is in two emotion folders: "
                          f"{folders[folder.name].parent.name} and {folder.parent.name}; using the first")
