@@ -56,13 +56,13 @@ class Pretraining:
 CONFIGS: dict[str, tuple[dict[str, str], Pretraining | None]] = {
     "scratch": ({}, None),
     "ma2mi": ({}, Pretraining()),
-    "ma2mi, fusion=gate": ({"fusion": "gate"}, Pretraining()),
-    "ma2mi, fusion=concat": ({"fusion": "concat"}, Pretraining()),
+    "ma2mi fusion=gate": ({"fusion": "gate"}, Pretraining()),
+    "ma2mi fusion=concat": ({"fusion": "concat"}, Pretraining()),
     "ma2mi 5 epochs": ({}, Pretraining(epochs=5)),
     "ma2mi latent-only": ({}, Pretraining(pixel_weight=0.0)),
     "ma2mi 60 epochs": ({}, Pretraining(epochs=60)),
-    "scratch, position=off": ({"position": "off"}, None),
-    "scratch, diff=feature": ({"diff": "feature"}, None),
+    "scratch position=off": ({"position": "off"}, None),
+    "scratch diff=feature": ({"diff": "feature"}, None),
 }
 
 
@@ -106,7 +106,7 @@ def pretrain(recipe: Pretraining, seed: int) -> Path:
 
 def run(name: str, seed: int, checkpoint: Future | None) -> float:
     extra = ("--pretrained", str(checkpoint.result())) if checkpoint else ()
-    log = SUMMARY / "logs" / f"miacnet-v2-{name.replace(', ', '-').replace(' ', '-')}-s{seed}.log"
+    log = SUMMARY / "logs" / f"miacnet-v2-{name.replace(' ', '-')}-s{seed}.log"
     return bench("miacnet", options_of(name), seed, log, dataset=DATASET, threads=1, extra=extra)
 
 
