@@ -72,10 +72,13 @@ def options_of(name: str) -> dict[str, str]:
 
 def published(name: str, seed: int) -> dict | None:
     """The published LOSO result of configuration ``name`` at ``seed`` on synth-v2, or ``None``."""
+    from registry import MODELS
     from registry.options import model_options
 
-    wanted = model_options("miacnet", options_of(name))
     pretraining = CONFIGS[name][1]
+    wanted = model_options("miacnet", options_of(name))
+    if pretraining:  # a run given --pretrained records how it was initialised (init=ma2mi)
+        wanted |= MODELS.get("miacnet").meta.get("pretrained_options", {})
     for result in iter_results(RESULTS):
         if (result["model"]["name"] == "miacnet" and result["seed"] == seed
                 and result["dataset"]["name"] == DATASET and result["protocol"]["name"] == "loso"
