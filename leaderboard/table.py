@@ -4,13 +4,17 @@ A benchmark is dataset x class set x protocol, and each part of a composite data
 2019's SMIC, CASME II and SAMM) is a benchmark of its own beside the composite. Runs that
 differ only in their seed form one row (mean and standard deviation over seeds); anything
 else that changes the number (options, pre-training, hyper-parameters, data) makes a
-separate row, so two protocol versions are never mixed. Published figures registered with a
+separate row, so two protocol versions are never mixed. Checkpoints of one pre-training recipe
+made at different seeds count as one pre-training, so runs that each fine-tune from their own
+seed's checkpoint form one row too. Published figures registered with a
 model (:class:`registry.reported.Reported`) sit beside its reproduced row, or form a
 published-only row where no run reproduces them.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -180,9 +184,58 @@ def recipe_of(result: dict, facts: ModelFacts | None) -> list[str] | None:
     return [f"{k} {hyper.get(k)} (recipe {v})" for k, v in facts.recipe.items() if hyper.get(k) != v]
 
 
+PRETRAINING_SEED_KEYS = ("seed", "checkpoint_every")  # change a checkpoint's bits, not its recipe
+
+
+def pretraining_recipe(pretraining: dict | None) -> dict | None:
+    """What made a run's checkpoint, its seed left out; ``None`` where the checkpoint does not
+    say (no pre-trainer recorded: a foreign file or an older result)."""
+    if not pretraining or not pretraining.get("pretrainer") or not isinstance(pretraining.get("config"), dict):
+        return None
+    return {
+        "pretrainer": pretraining["pretrainer"],
+        "corpus": pretraining.get("corpus"),
+        "config": {k: v for k, v in pretraining["config"].items() if k not in PRETRAINING_SEED_KEYS},
+        "model_options": pretraining.get("model_options"),
+    }
+
+
+def configuration_of(result: dict, by_recipe: bool = True) -> str:
+    """The id shared by runs of one configuration at every seed: the run id at seed 0, with the
+    checkpoint's hash replaced by its recipe's (``by_recipe``) where the checkpoint records one."""
+    recipe = pretraining_recipe(result.get("pretraining")) if by_recipe else None
+    if recipe is None:
+        return result_run_id(result, seed=0)
+    digest = hashlib.sha256(json.dumps(recipe, sort_keys=True, default=str).encode()).hexdigest()
+    stand_in = {"sha256": f"recipe:{digest}", "load": result["pretraining"].get("load")}
+    return result_run_id({**result, "pretraining": stand_in}, seed=0)
+
+
 def pretraining_of(result: dict) -> str:
+    """The pre-training's name as the user gave it, or, for a checkpoint given by its path,
+    what made it (``ma2mi on synth-macro-v2, 20 epochs``): a path names a machine's folder."""
     pretraining = result.get("pretraining")
-    return str(pretraining.get("name", "checkpoint")) if pretraining else "none"
+    if not pretraining:
+        return "none"
+    name = str(pretraining.get("name", "checkpoint"))
+    if "/" not in name or name.startswith("hf:") or not pretraining.get("pretrainer"):
+        return name
+    epochs = f", {pretraining['epochs']} epochs" if pretraining.get("epochs") else ""
+    return f"{pretraining['pretrainer']} on {pretraining.get('corpus')}{epochs}"
+
+
+def distinguish_pretrainings(rows: list[Row], recipes: Mapping[int, dict]) -> None:
+    """Rows whose pre-trainings share a label but not a recipe get the settings that tell them
+    apart appended (``, pixel_weight=0.0``); ``recipes`` maps ``id(row)`` to its recipe."""
+    by_label: dict[str, list[Row]] = {}
+    for row in rows:
+        if id(row) in recipes:
+            by_label.setdefault(row.pretraining, []).append(row)
+    for group in by_label.values():
+        configs = [recipes[id(row)]["config"] for row in group]
+        keys = sorted({k for c in configs for k in c if k != "epochs" and len({str(d.get(k)) for d in configs}) > 1})
+        for row, config in zip(group, configs):
+            row.pretraining += "".join(f", {k}={config.get(k)}" for k in keys)
 
 
 def build_tables(
@@ -190,6 +243,7 @@ def build_tables(
 ) -> list[Table]:
     """Every benchmark's table, rows best UF1 first, published-only rows last."""
     rows: dict[tuple[Benchmark, str], Row] = {}
+    recipes: dict[int, dict] = {}
     for run in sorted(runs, key=lambda run: (run.result["seed"], str(run.path))):
         result = run.result
         if dataset and result["dataset"]["name"] != dataset:
@@ -202,22 +256,28 @@ def build_tables(
             (Benchmark(whole.dataset, whole.class_set, whole.protocol, part), metrics)
             for part, metrics in sorted(run.parts.items())
         ]
-        config = result_run_id(result, seed=0)  # runs that differ only in seed share it
+        key = configuration_of(result)  # runs that differ only in seed share it
+        taken = rows.get((whole, key))
+        if taken is not None and result["seed"] in taken.seeds:  # a second checkpoint of the recipe
+            key = configuration_of(result, by_recipe=False)
         for benchmark, metrics in views:
             row = rows.setdefault(
-                (benchmark, config),
+                (benchmark, key),
                 Row(
                     benchmark,
                     result["model"]["name"],
                     variant_of(result, facts),
                     pretraining_of(result),
                     recipe_of(result, facts),
-                    config,
+                    result_run_id(result, seed=0),  # the id of its first seed's run
                     published=[r for r in (facts.reported if facts else ()) if benchmark.holds(r)],
                 ),
             )
             row.runs.append(run)
             row.metrics.append(metrics)
+            recipe = pretraining_recipe(result.get("pretraining"))
+            if recipe is not None:
+                recipes[id(row)] = recipe
     tables: dict[Benchmark, list[Row]] = {}
     for (benchmark, _), row in rows.items():
         tables.setdefault(benchmark, []).append(row)
@@ -234,6 +294,8 @@ def build_tables(
                 row = Row(benchmark, model, "published only", "", [], "")
                 table.append(row)
             row.published.append(reported)
+    for table in tables.values():
+        distinguish_pretrainings(table, recipes)
     return [Table(b, sorted(tables[b], key=rank)) for b in sorted(tables, key=Benchmark.order)]
 
 

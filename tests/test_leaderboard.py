@@ -229,3 +229,33 @@ def test_seeds_form_one_row_and_other_settings_separate_rows(tmp_path):
     assert [row.mean("uf1") for row in table.rows] == sorted(
         (row.mean("uf1") for row in table.rows), reverse=True
     )
+
+
+def pretraining_record(seed: int, sha: str, name: str | None = None, corpus: str = "synth-macro-v2",
+                       **config) -> dict:
+    """A ``pretraining`` record as ``zoo bench --pretrained PATH`` writes it."""
+    settings = {"epochs": 20, "pixel_weight": 1.0, "seed": seed, "checkpoint_every": 5, **config}
+    return {
+        "name": name or f"$ZOO_CACHE/pretrained/ma2mi-s{seed}/ma2mi.safetensors",
+        "sha256": sha * 64, "load": {"loaded": 225, "missing": [], "unexpected": [], "mismatched": []},
+        "pretrainer": "ma2mi", "corpus": corpus, "epochs": settings["epochs"],
+        "config": settings, "model_options": {"width": 16},
+    }
+
+
+def test_runs_fine_tuned_from_their_own_seeds_checkpoint_of_one_recipe_form_one_row(tmp_path):
+    for seed, sha in ((0, "a"), (1, "b"), (2, "c")):  # one recipe, pre-trained at each seed
+        write_result(tmp_path, make_result("alpha", seed, pretraining=pretraining_record(seed, sha)))
+    for seed, sha in ((0, "d"), (1, "e")):  # the recipe without its pixel term
+        write_result(tmp_path, make_result("alpha", seed, pretraining=pretraining_record(seed, sha, pixel_weight=0.0)))
+    # seed 0 fine-tuned from a second checkpoint of the first recipe: its own row, not a 2nd seed 0
+    write_result(tmp_path, make_result("alpha", 0, skill=0.3, pretraining=pretraining_record(5, "f")))
+    write_result(tmp_path, make_result("alpha", 0, pretraining=pretraining_record(0, "0", "ma2mi-synth-macro", "synth-macro")))
+    (table,) = build_tables(load_runs([tmp_path]).runs, {})
+    rows = sorted((row.pretraining, row.seeds) for row in table.rows)
+    assert rows == [
+        ("ma2mi on synth-macro-v2, 20 epochs, pixel_weight=0.0", [0, 1]),
+        ("ma2mi on synth-macro-v2, 20 epochs, pixel_weight=1.0", [0]),
+        ("ma2mi on synth-macro-v2, 20 epochs, pixel_weight=1.0", [0, 1, 2]),
+        ("ma2mi-synth-macro", [0]),
+    ]

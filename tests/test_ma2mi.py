@@ -185,7 +185,7 @@ def test_pretrain_cli_then_bench_with_allow_partial(corpus, tmp_path):
     assert recorded["model"]["options"]["init"] == "ma2mi"
     assert pretraining["corpus"] == "macro-folders" and len(pretraining["sha256"]) == 64
     assert pretraining["subjects_overlap_eval"] == [] and pretraining["load"]["unexpected"]
-    assert pretraining["path"] == f"$ZOO_CACHE/pretrained/{out.name}/{FINAL}"
+    assert pretraining["path"] == pretraining["name"] == f"$ZOO_CACHE/pretrained/{out.name}/{FINAL}"
 
 
 def test_recorded_checkpoint_paths_name_the_cache_not_the_machine(tmp_path, monkeypatch):

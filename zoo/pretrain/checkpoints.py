@@ -107,7 +107,7 @@ def describe_pretraining(
     """The result file's ``pretraining`` record: which checkpoint, made how, and overlap."""
     meta = checkpoint_meta(path)
     return {
-        "name": name,
+        "name": portable_path(path) if local_path(name) == path else name,  # a path, as the user gave it
         "path": portable_path(path),
         "source": hub_source(name, path),
         "sha256": sha256_of(path),
