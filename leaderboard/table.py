@@ -99,6 +99,7 @@ class Row:
     runs: list[Run] = field(default_factory=list)
     metrics: list[dict] = field(default_factory=list)  # per run, recomputed, for this benchmark's part
     published: list[Reported] = field(default_factory=list)
+    pretraining_recipe: dict | None = None  # what made its checkpoints, seed left out
 
     @property
     def reproduced(self) -> bool:
@@ -200,10 +201,9 @@ def pretraining_recipe(pretraining: dict | None) -> dict | None:
     }
 
 
-def configuration_of(result: dict, by_recipe: bool = True) -> str:
+def configuration_of(result: dict, recipe: dict | None) -> str:
     """The id shared by runs of one configuration at every seed: the run id at seed 0, with the
-    checkpoint's hash replaced by its recipe's (``by_recipe``) where the checkpoint records one."""
-    recipe = pretraining_recipe(result.get("pretraining")) if by_recipe else None
+    checkpoint's hash replaced by the hash of its ``recipe`` (see :func:`pretraining_recipe`)."""
     if recipe is None:
         return result_run_id(result, seed=0)
     digest = hashlib.sha256(json.dumps(recipe, sort_keys=True, default=str).encode()).hexdigest()
@@ -224,15 +224,15 @@ def pretraining_of(result: dict) -> str:
     return f"{pretraining['pretrainer']} on {pretraining.get('corpus')}{epochs}"
 
 
-def distinguish_pretrainings(rows: list[Row], recipes: Mapping[int, dict]) -> None:
+def distinguish_pretrainings(rows: list[Row]) -> None:
     """Rows whose pre-trainings share a label but not a recipe get the settings that tell them
-    apart appended (``, pixel_weight=0.0``); ``recipes`` maps ``id(row)`` to its recipe."""
+    apart appended (``, pixel_weight=0.0``)."""
     by_label: dict[str, list[Row]] = {}
     for row in rows:
-        if id(row) in recipes:
+        if row.pretraining_recipe is not None:
             by_label.setdefault(row.pretraining, []).append(row)
     for group in by_label.values():
-        configs = [recipes[id(row)]["config"] for row in group]
+        configs = [row.pretraining_recipe["config"] for row in group]
         keys = sorted({k for c in configs for k in c if k != "epochs" and len({str(d.get(k)) for d in configs}) > 1})
         for row, config in zip(group, configs):
             row.pretraining += "".join(f", {k}={config.get(k)}" for k in keys)
@@ -243,7 +243,6 @@ def build_tables(
 ) -> list[Table]:
     """Every benchmark's table, rows best UF1 first, published-only rows last."""
     rows: dict[tuple[Benchmark, str], Row] = {}
-    recipes: dict[int, dict] = {}
     for run in sorted(runs, key=lambda run: (run.result["seed"], str(run.path))):
         result = run.result
         if dataset and result["dataset"]["name"] != dataset:
@@ -256,10 +255,11 @@ def build_tables(
             (Benchmark(whole.dataset, whole.class_set, whole.protocol, part), metrics)
             for part, metrics in sorted(run.parts.items())
         ]
-        key = configuration_of(result)  # runs that differ only in seed share it
+        recipe = pretraining_recipe(result.get("pretraining"))
+        key = configuration_of(result, recipe)  # runs that differ only in seed share it
         taken = rows.get((whole, key))
         if taken is not None and result["seed"] in taken.seeds:  # a second checkpoint of the recipe
-            key = configuration_of(result, by_recipe=False)
+            key = configuration_of(result, None)
         for benchmark, metrics in views:
             row = rows.setdefault(
                 (benchmark, key),
@@ -271,13 +271,11 @@ def build_tables(
                     recipe_of(result, facts),
                     result_run_id(result, seed=0),  # the id of its first seed's run
                     published=[r for r in (facts.reported if facts else ()) if benchmark.holds(r)],
+                    pretraining_recipe=recipe,
                 ),
             )
             row.runs.append(run)
             row.metrics.append(metrics)
-            recipe = pretraining_recipe(result.get("pretraining"))
-            if recipe is not None:
-                recipes[id(row)] = recipe
     tables: dict[Benchmark, list[Row]] = {}
     for (benchmark, _), row in rows.items():
         tables.setdefault(benchmark, []).append(row)
@@ -295,7 +293,7 @@ def build_tables(
                 table.append(row)
             row.published.append(reported)
     for table in tables.values():
-        distinguish_pretrainings(table, recipes)
+        distinguish_pretrainings(table)
     return [Table(b, sorted(tables[b], key=rank)) for b in sorted(tables, key=Benchmark.order)]
 
 

@@ -85,9 +85,8 @@ def read_mmew(root: Path, errata: bool = True) -> DatasetIndex:
     clip_names = {as_text(row.cells["clip"]) for row in rows}
     folders: dict[str, Path] = {}
     layouts = ("*/*", "*/*/*")  # <emotion>/<clip> or <subject>/<emotion>/<clip>
-    for folder in sorted(p for pattern in layouts for p in frames_root.glob(pattern) if p.name in clip_names):
-        if not folder.is_dir():
-            continue
+    for folder in sorted(p for pattern in layouts for p in frames_root.glob(pattern)
+                         if p.name in clip_names and p.is_dir()):
         if folder.name in folders:
             builder.warn(f"clip folder {folder.name} is in two emotion folders: "
                          f"{folders[folder.name].parent.name} and {folder.parent.name}; using the first")

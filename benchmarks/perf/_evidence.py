@@ -13,6 +13,7 @@ import statistics
 import subprocess
 import time
 from pathlib import Path
+from typing import Callable
 
 from leaderboard.store import iter_results
 
@@ -22,8 +23,10 @@ SUMMARY = ROOT / "benchmarks" / "perf" / "results"
 
 
 def existing(model: str, options: dict[str, str], seed: int, dataset: str = "synth",
-             overrides: dict[str, object] | None = None) -> dict | None:
-    """The published result of this configuration and seed (LOSO), or ``None``."""
+             overrides: dict[str, object] | None = None,
+             pretraining: Callable[[dict | None], bool] | None = None) -> dict | None:
+    """The published result of this configuration and seed (LOSO), or ``None``; ``pretraining``,
+    if given, must accept the result's ``pretraining`` record."""
     from registry.options import model_options
 
     wanted = model_options(model, options)
@@ -35,6 +38,7 @@ def existing(model: str, options: dict[str, str], seed: int, dataset: str = "syn
             and result["protocol"]["name"] == "loso"
             and result["model"]["options"] == wanted
             and all(result["hyperparameters"].get(k) == v for k, v in (overrides or {}).items())
+            and (pretraining is None or pretraining(result.get("pretraining")))
         ):
             return result
     return None

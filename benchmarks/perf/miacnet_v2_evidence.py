@@ -25,8 +25,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from benchmarks.files import cache_home
-from benchmarks.perf._evidence import RESULTS, SUMMARY, bench, markdown_table, summarize_runs
-from leaderboard.store import iter_results
+from benchmarks.perf._evidence import SUMMARY, bench, existing, markdown_table, summarize_runs
 
 DATASET, CORPUS = "synth-v2", "synth-macro-v2"
 WIDTH = "16"  # the CPU-sized trunk (docs/miacnet.md); the paper's is width=64
@@ -73,20 +72,13 @@ def options_of(name: str) -> dict[str, str]:
 def published(name: str, seed: int) -> dict | None:
     """The published LOSO result of configuration ``name`` at ``seed`` on synth-v2, or ``None``."""
     from registry import MODELS
-    from registry.options import model_options
 
-    pretraining = CONFIGS[name][1]
-    wanted = model_options("miacnet", options_of(name))
-    if pretraining:  # a run given --pretrained records how it was initialised (init=ma2mi)
-        wanted |= MODELS.get("miacnet").meta.get("pretrained_options", {})
-    for result in iter_results(RESULTS):
-        if (result["model"]["name"] == "miacnet" and result["seed"] == seed
-                and result["dataset"]["name"] == DATASET and result["protocol"]["name"] == "loso"
-                and result["model"]["options"] == wanted
-                and (pretraining.matches(result.get("pretraining"), seed) if pretraining
-                     else result.get("pretraining") is None)):
-            return result
-    return None
+    recipe = CONFIGS[name][1]
+    options = options_of(name)
+    if recipe:  # a run given --pretrained records how it was initialised (init=ma2mi)
+        options |= MODELS.get("miacnet").meta.get("pretrained_options", {})
+    return existing("miacnet", options, seed, DATASET,
+                    pretraining=lambda record: recipe.matches(record, seed) if recipe else record is None)
 
 
 def pretrain(recipe: Pretraining, seed: int) -> Path:
