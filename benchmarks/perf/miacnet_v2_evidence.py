@@ -26,6 +26,7 @@ from pathlib import Path
 
 from benchmarks.files import cache_home
 from benchmarks.perf._evidence import SUMMARY, bench, existing, markdown_table, summarize_runs
+from registry.options import model_options
 
 DATASET, CORPUS = "synth-v2", "synth-macro-v2"
 WIDTH = "16"  # the CPU-sized trunk (docs/miacnet.md); the paper's is width=64
@@ -38,30 +39,41 @@ class Pretraining:
 
     epochs: int = 20
     pixel_weight: float = 1.0
+    trunk: tuple[tuple[str, str], ...] = ()  # MIACNet options beyond width that shape the trunk
 
     def folder(self, seed: int) -> Path:
-        return cache_home() / "pretrained" / f"ma2mi-{CORPUS}-w{WIDTH}-e{self.epochs}-px{self.pixel_weight:g}-s{seed}"
+        trunk = "".join(f"-{k}={v}" for k, v in self.trunk)
+        return cache_home() / "pretrained" / f"ma2mi-{CORPUS}-w{WIDTH}{trunk}-e{self.epochs}-px{self.pixel_weight:g}-s{seed}"
+
+    def options(self) -> dict[str, str]:
+        return {"width": WIDTH, **dict(self.trunk)}
 
     def matches(self, record: dict | None, seed: int) -> bool:
         """Whether a result's ``pretraining`` record was made by this recipe at this seed."""
         if record is None:
             return False
         config = record.get("config") or {}
+        trunk = model_options("miacnet", self.options())
         return (record.get("corpus") == CORPUS and config.get("epochs") == self.epochs
-                and config.get("pixel_weight") == self.pixel_weight and config.get("seed") == seed)
+                and config.get("pixel_weight") == self.pixel_weight and config.get("seed") == seed
+                and all(trunk[k] == v for k, v in (record.get("model_options") or {}).items()))
 
 
-# name -> (MIACNet options beyond width, pre-training or None); the order is the priority
+SUM = {"fusion": "sum"}  # the studies of pre-training hold MMNet's fusion fixed
+# name -> (MIACNet options beyond width, pre-training or None); the order is the priority.
+# The ablations start from the gate fusion (the best one) and pre-train their own trunk;
+# without a position branch the fusion is moot, but it is recorded, so it is pinned too.
 CONFIGS: dict[str, tuple[dict[str, str], Pretraining | None]] = {
-    "scratch": ({}, None),
-    "ma2mi": ({}, Pretraining()),
+    "scratch": (SUM, None),
+    "ma2mi": (SUM, Pretraining()),
     "ma2mi fusion=gate": ({"fusion": "gate"}, Pretraining()),
     "ma2mi fusion=concat": ({"fusion": "concat"}, Pretraining()),
-    "ma2mi 5 epochs": ({}, Pretraining(epochs=5)),
-    "ma2mi latent-only": ({}, Pretraining(pixel_weight=0.0)),
-    "ma2mi 60 epochs": ({}, Pretraining(epochs=60)),
-    "scratch position=off": ({"position": "off"}, None),
-    "scratch diff=feature": ({"diff": "feature"}, None),
+    "ma2mi 5 epochs": (SUM, Pretraining(epochs=5)),
+    "ma2mi latent-only": (SUM, Pretraining(pixel_weight=0.0)),
+    "ma2mi position=off": ({"position": "off", "fusion": "gate"}, Pretraining(trunk=(("position", "off"),))),
+    "ma2mi fusion=gate diff=feature": ({"fusion": "gate", "diff": "feature"},
+                                       Pretraining(trunk=(("diff", "feature"),))),
+    "ma2mi 60 epochs": (SUM, Pretraining(epochs=60)),
 }
 
 
@@ -87,8 +99,9 @@ def pretrain(recipe: Pretraining, seed: int) -> Path:
     checkpoint = folder / "ma2mi.safetensors"
     if not checkpoint.is_file():
         command = ["zoo", "pretrain", "ma2mi", "--dataset", CORPUS, "--seed", str(seed), "--epochs",
-                   str(recipe.epochs), "--pixel-weight", str(recipe.pixel_weight), "--opt", f"width={WIDTH}",
-                   "--out", str(folder)]
+                   str(recipe.epochs), "--pixel-weight", str(recipe.pixel_weight), "--out", str(folder)]
+        for key, value in recipe.options().items():
+            command += ["--opt", f"{key}={value}"]
         log = SUMMARY / "logs" / f"ma2mi-v2-pretrain-e{recipe.epochs}-px{recipe.pixel_weight:g}-s{seed}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "COLUMNS": "120", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
