@@ -197,3 +197,34 @@ def test_recorded_checkpoint_paths_name_the_cache_not_the_machine(tmp_path, monk
     assert local_path(portable_path(inside)) == inside and local_path(str(outside)) == outside
     monkeypatch.setenv("ZOO_CACHE", str(tmp_path / "theirs"))  # the same record on another machine
     assert local_path(f"$ZOO_CACHE/pretrained/ma2mi-x/{FINAL}") == tmp_path / "theirs" / "pretrained" / "ma2mi-x" / FINAL
+
+
+def test_recipe_checkpoint_is_made_once_per_trunk_not_per_fine_tuning_option(tmp_path, monkeypatch):
+    """The recipe cache is keyed on the options MA2MI pre-trains (its ``trunk_options``): a run
+    with another fusion or dropout reuses the checkpoint, another width makes its own."""
+    from types import SimpleNamespace
+
+    import zoo.pretrain.checkpoints as checkpoints
+    from registry import PRETRAINERS
+    from registry.options import model_options
+
+    monkeypatch.setenv("ZOO_CACHE", str(tmp_path))
+    made = []
+
+    def pretrainer(corpus, out, model_options, config):
+        made.append(model_options)
+        out.mkdir(parents=True)
+        (out / FINAL).write_bytes(b"weights")
+        return out / FINAL
+
+    ma2mi = PRETRAINERS.get("ma2mi")
+    assert set(ma2mi.meta["trunk_options"]) == {"backbone", "width", "diff", "position"}
+    fake = SimpleNamespace(get=lambda name: SimpleNamespace(obj=pretrainer, meta=ma2mi.meta))
+    monkeypatch.setattr(checkpoints, "PRETRAINERS", fake)
+
+    def file_for(**given):
+        return checkpoints.checkpoint_file("ma2mi-synth-macro", model_options("miacnet-ma2mi", given), lambda _: None)
+
+    first = file_for(width="16", fusion="sum")
+    assert file_for(width="16", fusion="gate", drop_rate="0.2") == first and len(made) == 1
+    assert file_for(width="8").parent != first.parent and len(made) == 2

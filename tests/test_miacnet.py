@@ -32,14 +32,18 @@ def test_maps_and_logits_at_112_and_224(size, grid):
 
 def test_paper_size_parameters_and_flops():
     model = create_model("miacnet", 5)
-    assert count_parameters(model) == MODELS.get("miacnet").meta["parameters_5_classes"] == 9_062_521
-    # MMNet's trunk and PC module (tests/test_mmnet.py), a head on the 7x7-pooled map
+    assert model.fusion == "gate"  # the default the synth-v2 evidence chose
+    assert count_parameters(model) == MODELS.get("miacnet").meta["parameters_5_classes"] == 9_063_034
+    # MMNet's trunk and PC module (tests/test_mmnet.py), the gate (1x1 conv 512 -> 1), a head
+    # on the 7x7-pooled map
     assert count_parameters(model.action) == 2_528_884 and count_parameters(model.position) == 6_408_192
-    assert count_parameters(model.head) == 512 * 49 * 5 + 5
-    # FLOPs: the same in torch 2.4, 2.14 and 2.15 since attention is computed explicitly (test_mmnet.py)
-    assert forward_flops(model, 224) == 14_422_605_904
+    assert count_parameters(model.gate) == 512 + 1 and count_parameters(model.head) == 512 * 49 * 5 + 5
+    # FLOPs: the same in torch 2.4, 2.14 and 2.15 since attention is computed explicitly
+    # (test_mmnet.py); the gate adds its 1x1 conv on the 14x14 map, 2 * 512 * 196
+    assert forward_flops(model, 224) == 14_422_605_904 + 2 * 512 * 196
+    assert forward_flops(create_model("miacnet", 5, fusion="sum"), 224) == 14_422_605_904
     small = create_model("miacnet", 5, width=16)
-    assert count_parameters(small) == 613_966 and forward_flops(small, 112) == 231_171_220
+    assert count_parameters(small) == 614_095 and forward_flops(small, 112) == 231_183_764
 
 
 def test_resnet18_cbam_is_the_former_trunk():
@@ -67,9 +71,11 @@ def test_position_off_drops_the_branch_and_uses_action_only():
     with_position = create_model("miacnet", 5, width=8)
     model = create_model("miacnet", 5, width=8, position=False).eval()
     assert model.position is None and model.fusion == "none"
+    # without a position map there is nothing to gate: the branch and the gate both go
+    assert model.gate is None
     assert count_parameters(with_position) - count_parameters(model) == count_parameters(
         with_position.position
-    )
+    ) + count_parameters(with_position.gate)
     maps = model.features(**pair(112))
     assert set(maps) == {"action", "fused"} and maps["fused"] is maps["action"]
 
@@ -154,7 +160,7 @@ def test_attention_maps_are_unit_range_heat_maps():
 def test_info_prints_parameters_and_flops():
     result = CliRunner().invoke(app, ["info", "miacnet"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
-    assert "9,062,521" in result.output and "FLOPs per clip (224 px)" in result.output
+    assert "9,063,034" in result.output and "FLOPs per clip (224 px)" in result.output
     assert "14.42 G" in result.output
 
 

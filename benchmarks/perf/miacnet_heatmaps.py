@@ -25,7 +25,7 @@ from leaderboard.store import read_result
 ROOT = Path(__file__).resolve().parents[2]
 PICTURE = ROOT / "docs" / "images" / "miacnet-heatmaps.png"
 BENCH = ["miacnet", "--dataset", "synth-v2", "--protocol", "holdout", "--seed", "0", "--opt", "width=16",
-         "--epochs", "60", "--save-weights", "--device", "cpu"]
+         "--opt", "fusion=sum", "--epochs", "60", "--save-weights", "--device", "cpu"]
 TILE = 160
 
 

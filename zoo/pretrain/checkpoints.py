@@ -70,7 +70,11 @@ def checkpoint_file(name: str, options: dict[str, Any], message: Callable[[str],
     if "repo" in row:
         return fetch_verified(row["repo"], row["revision"], row["file"], row["sha256"])
     pretrainer = PRETRAINERS.get(row["pretrainer"])
-    blob = json.dumps({"name": name, "row": row, "options": options}, sort_keys=True, default=str)
+    # Keyed on the options that shape the pre-trained weights only, so a fine-tuning option
+    # (fusion, dropout) or a change of its default does not make a second, identical checkpoint.
+    shaping = pretrainer.meta.get("trunk_options")
+    keyed = {k: v for k, v in options.items() if shaping is None or k in shaping}
+    blob = json.dumps({"name": name, "row": row, "options": keyed}, sort_keys=True, default=str)
     out = cache_home() / "pretrained" / f"{name}-{hashlib.sha256(blob.encode()).hexdigest()[:10]}"
     pointer = out / "finished"  # names the final file once the pre-training has completed
     if pointer.is_file():

@@ -332,6 +332,7 @@ PRETRAINERS.register(
     "ma2mi",
     citation=CITATION,
     defaults={**asdict(MA2MIConfig()), "corpus": "synth-macro", "model_options": DEFAULT_MODEL_OPTIONS},
+    trunk_options=TRUNK_OPTIONS,
     summary="MA2MI: predict near-future macro frames from the current frame plus a learned "
     "action code (pre-trains MIACNet's branches)",
 )(pretrain_ma2mi)
