@@ -28,6 +28,8 @@ def zoo(*args, cwd=None):
         (["bench", "flow_resnet18", "--dataset", "casme2"], "licence-restricted"),
         (["info", "nosuchthing"], "unknown entry 'nosuchthing'"),
         (["list", "modelz"], "unknown kind 'modelz'"),
+        (["pretrain", "ma2mi", "--input-size", "40"], "ma2mi input_size must be a multiple of 16, at least 32"),
+        (["pretrain", "ma2mi", "--device", "tpu"], "--device must be cpu, cuda or auto, not tpu"),
         # brackets in a message are printed, not read as markup
         (["bench", "ststnet", "--executor", "ray", "--ray-address", "127.0.0.1:1"], 'pip install "mer-zoo[ray]"'),
     ],

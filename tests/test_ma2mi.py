@@ -36,9 +36,11 @@ def corpus(tmp_path_factory):
     return write_corpus(small, tmp_path_factory.mktemp("macro") / "corpus")
 
 
-def run(corpus, out, **settings):
+def run(corpus, out, device="cpu", **settings):
     config = MA2MIConfig(**{"input_size": 32, "batch_size": 8, "checkpoint_every": 1, **settings})
-    return pretrain_ma2mi("macro-folders", out=out, config=config, model_options=TINY, data_root=corpus)
+    return pretrain_ma2mi(
+        "macro-folders", out=out, config=config, model_options=TINY, data_root=corpus, device=device
+    )
 
 
 def test_loss_decreases_and_checkpoint_describes_itself(corpus, tmp_path):
@@ -146,12 +148,18 @@ def test_pretrain_cli_then_bench_with_allow_partial(corpus, tmp_path):
             "1-2",
             "--opt",
             "width=4",
+            "--input-size",
+            "48",
+            "--device",
+            "cpu",
             "--out",
             str(out),
         ],
     )
     assert result.exit_code == 0, result.output
     assert "epoch   2/2" in result.output and (out / FINAL).is_file()
+    meta = checkpoint_meta(out / FINAL)
+    assert meta["config"]["input_size"] == 48 and meta["device"] == "cpu"
     bench = [
         "bench",
         "miacnet",
@@ -228,3 +236,9 @@ def test_recipe_checkpoint_is_made_once_per_trunk_not_per_fine_tuning_option(tmp
     first = file_for(width="16", fusion="sum")
     assert file_for(width="16", fusion="gate", drop_rate="0.2") == first and len(made) == 1
     assert file_for(width="8").parent != first.parent and len(made) == 2
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the refusal is for machines without CUDA")
+def test_pretrain_on_cuda_without_cuda_is_refused(corpus, tmp_path):
+    with pytest.raises(ConfigError, match="no CUDA device is available"):
+        run(corpus, tmp_path, epochs=1, device="cuda")

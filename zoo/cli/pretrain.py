@@ -26,6 +26,9 @@ def pretrain(
         None, "--gap", help="Frames between the two frames of a pair: N or N-M."
     ),
     batch_size: Optional[int] = typer.Option(None, "--batch-size"),
+    input_size: Optional[int] = typer.Option(
+        None, "--input-size", help="Side of the frames in pixels (112 default; the paper's 224)."
+    ),
     lr: Optional[float] = typer.Option(None, "--lr"),
     pixel_weight: Optional[float] = typer.Option(
         None, "--pixel-weight", help="Weight of the pixel loss (0: latent only)."
@@ -42,6 +45,7 @@ def pretrain(
     out: Optional[Path] = typer.Option(
         None, "--out", help="Output folder; an unfinished run there is resumed."
     ),
+    device: str = typer.Option("auto", "--device", help="cpu, cuda or auto."),
 ) -> None:
     """Pre-train with METHOD on a macro corpus; checkpoints every few epochs, resumes from --out."""
     entry = PRETRAINERS.get(method)
@@ -50,6 +54,7 @@ def pretrain(
         for k, v in dict(
             epochs=epochs,
             batch_size=batch_size,
+            input_size=input_size,
             lr=lr,
             pixel_weight=pixel_weight,
             seed=seed,
@@ -93,5 +98,6 @@ def pretrain(
             exclude_subjects_of=excluded,
             progress=on_epoch,
             step_progress=lambda step, of: progress.update(steps_bar, completed=step, total=of),
+            device=device,
         )
     console.print(f"checkpoint written to {path}; fine-tune with: zoo bench miacnet --pretrained {path}")

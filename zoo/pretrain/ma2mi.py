@@ -41,7 +41,7 @@ from registry import CHECKPOINTS, MACRO, PRETRAINERS
 from registry.errors import ConfigError, DataError
 from zoo.backbones.mmnet import PositionCalibration
 from zoo.engine.augment import AugmentConfig, augment
-from zoo.engine.trainer import IMAGENET_MEAN, IMAGENET_STD
+from zoo.engine.trainer import IMAGENET_MEAN, IMAGENET_STD, resolve_device
 from zoo.models import create_model
 from registry.options import model_options as resolve_options
 from zoo.models.miacnet import MIACNet, position_branch
@@ -81,6 +81,9 @@ class MA2MIConfig:
         for name in ("epochs", "batch_size", "pairs_per_clip", "bottleneck", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"ma2mi {name} must be a positive integer, not {getattr(self, name)}")
+        if self.input_size < 32 or self.input_size % 16:
+            # the action map is at stride 16 and the pixel target at half the input's side
+            raise ConfigError(f"ma2mi input_size must be a multiple of 16, at least 32, not {self.input_size}")
 
     def identity(self) -> dict:
         """What defines the result apart from how long it runs (epochs can be extended)."""
@@ -216,13 +219,17 @@ def pretrain_ma2mi(
     exclude_subjects_of: dict[str, list[str]] | None = None,
     progress: Progress | None = None,
     step_progress: Callable[[int, int], None] | None = None,
+    device: str = "auto",
 ) -> Path:
     """Pre-train (or resume) into ``out``; return the final checkpoint ``out/ma2mi.safetensors``.
 
     ``exclude_subjects_of``: micro dataset name -> its subject ids; corpus clips of the same
-    people (per the corpus' ``same_subjects_as``) are left out and recorded.
+    people (per the corpus' ``same_subjects_as``) are left out and recorded. ``device``
+    (cpu, cuda or auto) is where the network runs; frames are decoded and augmented on the CPU.
+    It is not part of the recipe: a run may be resumed on another device.
     """
     out = Path(out)
+    target_device = resolve_device(device)
     config = config if isinstance(config, MA2MIConfig) else MA2MIConfig(**(config or {}))
     entry = MACRO.get(corpus)
     given = {**DEFAULT_MODEL_OPTIONS, **(model_options or {})}
@@ -247,7 +254,7 @@ def pretrain_ma2mi(
     }
     identity_hash = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
 
-    model = MA2MI(net, config.bottleneck)
+    model = MA2MI(net, config.bottleneck).to(target_device)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=config.weight_decay)
     start, losses = 0, []
@@ -290,6 +297,7 @@ def pretrain_ma2mi(
                 "config": asdict(config),
                 "epochs_done": epoch,
                 "losses": losses,
+                "device": target_device.type,
                 "identity": identity_hash,
             },
         )
@@ -309,7 +317,7 @@ def pretrain_ma2mi(
             moved = augment(
                 {"first": _normalize(first), "second": _normalize(second)}, AugmentConfig(), generator
             )
-            latent, pixel = model.losses(moved["first"], moved["second"])
+            latent, pixel = model.losses(*(moved[k].to(target_device) for k in ("first", "second")))
             loss = latent + config.pixel_weight * pixel
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
