@@ -40,13 +40,24 @@ class Pretraining:
     epochs: int = 20
     pixel_weight: float = 1.0
     trunk: tuple[tuple[str, str], ...] = ()  # MIACNet options beyond width that shape the trunk
+    width: str = WIDTH
+    input_size: int = 112
+
+    def tag(self, seed: int) -> str:
+        """What sets this recipe apart, for its folder and log names."""
+        trunk = "".join(f"-{k}={v}" for k, v in self.trunk)
+        size = f"-{self.input_size}px" if self.input_size != 112 else ""
+        return f"{trunk}{size}-e{self.epochs}-px{self.pixel_weight:g}-s{seed}"
 
     def folder(self, seed: int) -> Path:
-        trunk = "".join(f"-{k}={v}" for k, v in self.trunk)
-        return cache_home() / "pretrained" / f"ma2mi-{CORPUS}-w{WIDTH}{trunk}-e{self.epochs}-px{self.pixel_weight:g}-s{seed}"
+        return cache_home() / "pretrained" / f"ma2mi-{CORPUS}-w{self.width}{self.tag(seed)}"
+
+    def log(self, seed: int) -> Path:
+        width = f"-w{self.width}" if self.width != WIDTH else ""
+        return SUMMARY / "logs" / f"ma2mi-v2-pretrain{width}{self.tag(seed)}.log"
 
     def options(self) -> dict[str, str]:
-        return {"width": WIDTH, **dict(self.trunk)}
+        return {"width": self.width, **dict(self.trunk)}
 
     def matches(self, record: dict | None, seed: int) -> bool:
         """Whether a result's ``pretraining`` record was made by this recipe at this seed."""
@@ -56,53 +67,73 @@ class Pretraining:
         trunk = model_options("miacnet", self.options())
         return (record.get("corpus") == CORPUS and config.get("epochs") == self.epochs
                 and config.get("pixel_weight") == self.pixel_weight and config.get("seed") == seed
+                and config.get("input_size") == self.input_size
                 and all(trunk[k] == v for k, v in (record.get("model_options") or {}).items()))
 
 
+@dataclass(frozen=True)
+class Config:
+    """One row: MIACNet options beyond ``width``, its pre-training (``None``: from scratch) and
+    the fine-tuning's input size (``None``: synth's budget, 112 px)."""
+
+    options: dict[str, str]
+    pretraining: Pretraining | None = None
+    input_size: int | None = None
+    seeds: tuple[int, ...] = SEEDS
+
+    def overrides(self) -> dict[str, int]:
+        return {"input_size": self.input_size} if self.input_size else {}
+
+
 SUM = {"fusion": "sum"}  # the studies of pre-training hold MMNet's fusion fixed
-# name -> (MIACNet options beyond width, pre-training or None); the order is the priority.
-# The ablations start from the gate fusion (the best one) and pre-train their own trunk;
-# without a position branch the fusion is moot, but it is recorded, so it is pinned too.
-CONFIGS: dict[str, tuple[dict[str, str], Pretraining | None]] = {
-    "scratch": (SUM, None),
-    "ma2mi": (SUM, Pretraining()),
-    "ma2mi fusion=gate": ({"fusion": "gate"}, Pretraining()),
-    "ma2mi fusion=concat": ({"fusion": "concat"}, Pretraining()),
-    "ma2mi 5 epochs": (SUM, Pretraining(epochs=5)),
-    "ma2mi latent-only": (SUM, Pretraining(pixel_weight=0.0)),
-    "ma2mi position=off": ({"position": "off", "fusion": "gate"}, Pretraining(trunk=(("position", "off"),))),
-    "ma2mi fusion=gate diff=feature": ({"fusion": "gate", "diff": "feature"},
-                                       Pretraining(trunk=(("diff", "feature"),))),
-    "ma2mi 60 epochs": (SUM, Pretraining(epochs=60)),
+PAPER = {"width": "64", "fusion": "gate"}  # the paper's trunk, at 224 px below
+# The order is the priority. The ablations start from the gate fusion (the best one) and
+# pre-train their own trunk; without a position branch the fusion is moot, but it is
+# recorded, so it is pinned too. The paper-size pair runs once (seed 0): hours per run on CPU.
+CONFIGS: dict[str, Config] = {
+    "scratch": Config(SUM),
+    "ma2mi": Config(SUM, Pretraining()),
+    "ma2mi fusion=gate": Config({"fusion": "gate"}, Pretraining()),
+    "ma2mi fusion=concat": Config({"fusion": "concat"}, Pretraining()),
+    "ma2mi 5 epochs": Config(SUM, Pretraining(epochs=5)),
+    "ma2mi latent-only": Config(SUM, Pretraining(pixel_weight=0.0)),
+    "ma2mi position=off": Config({"position": "off", "fusion": "gate"}, Pretraining(trunk=(("position", "off"),))),
+    "ma2mi fusion=gate diff=feature": Config({"fusion": "gate", "diff": "feature"},
+                                             Pretraining(trunk=(("diff", "feature"),))),
+    "ma2mi 60 epochs": Config(SUM, Pretraining(epochs=60)),
+    "paper size scratch": Config(PAPER, input_size=224, seeds=(0,)),
+    "paper size ma2mi": Config(PAPER, Pretraining(width="64", input_size=224), input_size=224, seeds=(0,)),
 }
 
 
 def options_of(name: str) -> dict[str, str]:
-    return {"width": WIDTH, **CONFIGS[name][0]}
+    return {"width": WIDTH, **CONFIGS[name].options}
 
 
 def published(name: str, seed: int) -> dict | None:
     """The published LOSO result of configuration ``name`` at ``seed`` on synth-v2, or ``None``."""
     from registry import MODELS
 
-    recipe = CONFIGS[name][1]
+    config = CONFIGS[name]
+    recipe = config.pretraining
     options = options_of(name)
     if recipe:  # a run given --pretrained records how it was initialised (init=ma2mi)
         options |= MODELS.get("miacnet").meta.get("pretrained_options", {})
-    return existing("miacnet", options, seed, DATASET,
+    return existing("miacnet", options, seed, DATASET, config.overrides(),
                     pretraining=lambda record: recipe.matches(record, seed) if recipe else record is None)
 
 
-def pretrain(recipe: Pretraining, seed: int) -> Path:
+def pretrain(recipe: Pretraining, seed: int, device: str) -> Path:
     """The checkpoint of ``recipe`` at ``seed``, made (or resumed) by ``zoo pretrain`` if missing."""
     folder = recipe.folder(seed)
     checkpoint = folder / "ma2mi.safetensors"
     if not checkpoint.is_file():
         command = ["zoo", "pretrain", "ma2mi", "--dataset", CORPUS, "--seed", str(seed), "--epochs",
-                   str(recipe.epochs), "--pixel-weight", str(recipe.pixel_weight), "--out", str(folder)]
+                   str(recipe.epochs), "--pixel-weight", str(recipe.pixel_weight), "--input-size",
+                   str(recipe.input_size), "--device", device, "--out", str(folder)]
         for key, value in recipe.options().items():
             command += ["--opt", f"{key}={value}"]
-        log = SUMMARY / "logs" / f"ma2mi-v2-pretrain-e{recipe.epochs}-px{recipe.pixel_weight:g}-s{seed}.log"
+        log = recipe.log(seed)
         log.parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "COLUMNS": "120", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
         started = time.perf_counter()
@@ -112,18 +143,20 @@ def pretrain(recipe: Pretraining, seed: int) -> Path:
     return checkpoint
 
 
-def run(name: str, seed: int, checkpoint: Future | None) -> float:
+def run(name: str, seed: int, checkpoint: Future | None, device: str) -> float:
     extra = ("--pretrained", str(checkpoint.result())) if checkpoint else ()
     log = SUMMARY / "logs" / f"miacnet-v2-{name.replace(' ', '-')}-s{seed}.log"
-    return bench("miacnet", options_of(name), seed, log, dataset=DATASET, threads=1, extra=extra)
+    return bench("miacnet", options_of(name), seed, log, dataset=DATASET, overrides=CONFIGS[name].overrides(),
+                 threads=1, extra=extra, device=device)
 
 
 def summarize(note: str) -> str:
     rows = {}
-    for name, (_, recipe) in CONFIGS.items():
-        runs = [r for r in (published(name, s) for s in SEEDS) if r]
+    for name, config in CONFIGS.items():
+        runs = [r for r in (published(name, s) for s in config.seeds) if r]
         if runs:
-            rows[name] = {"options": options_of(name), "pretraining": recipe and asdict(recipe),
+            rows[name] = {"options": options_of(name), "input_size": config.input_size or 112,
+                          "pretraining": config.pretraining and asdict(config.pretraining),
                           **summarize_runs(runs)}
     payload = {"dataset": DATASET, "protocol": "loso", "budget": "synth budget (15 epochs, 112 px)",
                "pretraining_corpus": CORPUS, "width": int(WIDTH), "threads_per_run": 1, "note": note,
@@ -140,6 +173,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="Single-threaded processes side by side.")
     parser.add_argument("--configs", default=",".join(CONFIGS), help="Comma-separated configuration names.")
     parser.add_argument("--note", default="nothing else running", help="What else ran on the machine.")
+    parser.add_argument("--device", default="cpu", help="Where runs and pre-trainings compute (cpu, cuda).")
     parser.add_argument("--summary-only", action="store_true")
     args = parser.parse_args()
     names = [n for n in args.configs.split(",") if n]
@@ -147,7 +181,7 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown configuration(s) {unknown}; known: {list(CONFIGS)}")
     if not args.summary_only:
-        queue = [(n, s) for n in names for s in SEEDS if published(n, s) is None]
+        queue = [(n, s) for n in names for s in CONFIGS[n].seeds if published(n, s) is None]
         with ThreadPoolExecutor(args.jobs) as pool:
             # A pre-training is its own task, submitted (in priority order) just before the first
             # run that waits for it: the queue is FIFO, so a waiting run's pre-training is always
@@ -155,10 +189,12 @@ def main() -> None:
             checkpoints: dict[tuple[Pretraining, int], Future] = {}
             futures = {}
             for name, seed in queue:
-                recipe = CONFIGS[name][1]
+                recipe = CONFIGS[name].pretraining
                 if recipe and (recipe, seed) not in checkpoints:
-                    checkpoints[recipe, seed] = pool.submit(pretrain, recipe, seed)
-                futures[f"{name} seed {seed}"] = pool.submit(run, name, seed, checkpoints.get((recipe, seed)))
+                    checkpoints[recipe, seed] = pool.submit(pretrain, recipe, seed, args.device)
+                futures[f"{name} seed {seed}"] = pool.submit(
+                    run, name, seed, checkpoints.get((recipe, seed)), args.device
+                )
             for label, future in futures.items():
                 print(f"{label}: {future.result()} s", flush=True)
     print(summarize(args.note))
