@@ -219,7 +219,8 @@ def test_recipe_checkpoint_is_made_once_per_trunk_not_per_fine_tuning_option(tmp
     monkeypatch.setenv("ZOO_CACHE", str(tmp_path))
     made = []
 
-    def pretrainer(corpus, out, model_options, config):
+    def pretrainer(corpus, out, model_options, config, device):
+        assert device == "cpu"  # the run's own device
         made.append(model_options)
         out.mkdir(parents=True)
         (out / FINAL).write_bytes(b"weights")
@@ -231,7 +232,8 @@ def test_recipe_checkpoint_is_made_once_per_trunk_not_per_fine_tuning_option(tmp
     monkeypatch.setattr(checkpoints, "PRETRAINERS", fake)
 
     def file_for(**given):
-        return checkpoints.checkpoint_file("ma2mi-synth-macro", model_options("miacnet-ma2mi", given), lambda _: None)
+        options = model_options("miacnet-ma2mi", given)
+        return checkpoints.checkpoint_file("ma2mi-synth-macro", options, lambda _: None, device="cpu")
 
     first = file_for(width="16", fusion="sum")
     assert file_for(width="16", fusion="gate", drop_rate="0.2") == first and len(made) == 1

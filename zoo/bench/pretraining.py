@@ -16,7 +16,7 @@ def resolve_pretraining(plan: BenchPlan, subjects: list[str], message: Callable[
     if not plan.pretrained:
         return None
     spec = plan.spec
-    checkpoint = checkpoint_file(plan.pretrained, plan.options, message)
+    checkpoint = checkpoint_file(plan.pretrained, plan.options, message, spec.device)
     report = load_pretrained(
         create_model(spec.model, plan.class_set.num_classes, **plan.options), checkpoint, spec.allow_partial
     )

@@ -58,9 +58,12 @@ def pretrained_for(
     return name, {**options, **implied}
 
 
-def checkpoint_file(name: str, options: dict[str, Any], message: Callable[[str], None] = print) -> Path:
+def checkpoint_file(
+    name: str, options: dict[str, Any], message: Callable[[str], None] = print, device: str = "auto"
+) -> Path:
     """The file behind ``name``: a path, a Hub reference or a published checkpoint (fetched
-    into the Hugging Face cache and checked), or a recipe checkpoint (produced once)."""
+    into the Hugging Face cache and checked), or a recipe checkpoint (produced once, on
+    ``device``, the run's own)."""
     if is_reference(name):
         return fetch_pretraining(name, message)
     path = local_path(name)
@@ -82,7 +85,7 @@ def checkpoint_file(name: str, options: dict[str, Any], message: Callable[[str],
     message(
         f"pre-training {name} ({row['pretrainer']} on {row['corpus']}) into {out}; done once, then cached"
     )
-    final = pretrainer.obj(row["corpus"], out=out, model_options=options, config=row.get("config"))
+    final = pretrainer.obj(row["corpus"], out=out, model_options=options, config=row.get("config"), device=device)
     pointer.write_text(final.name)
     return final
 
