@@ -1,6 +1,8 @@
 """Evidence for issue #10 on ``synth-v2`` (action units that also change the skin's appearance):
 MIACNet from scratch vs. fine-tuned from MA2MI, what the pre-training's length and its pixel
-term change, and which fusion of the two branches works.
+term change, which fusion of the two branches works, the ablations (no position branch;
+feature difference), and the paper-size pair (width 64, 224 px: hours per run on a CPU, so
+meant for ``--device cuda``).
 
 Every MA2MI configuration is pre-trained once per seed on ``synth-macro-v2`` (``zoo pretrain
 ma2mi --seed S``), and the LOSO run of seed S fine-tunes from the pre-training of seed S, so the
@@ -11,6 +13,8 @@ already done is not repeated, so the script can be stopped and started again. Su
 
     ZOO_CACHE=/tmp/zc-evidence python benchmarks/perf/miacnet_v2_evidence.py --jobs 2 \\
         [--configs scratch,ma2mi] [--note "what else ran"]
+    python benchmarks/perf/miacnet_v2_evidence.py --device cuda --jobs 1 \\
+        --configs "paper size scratch,paper size ma2mi"
 """
 
 from __future__ import annotations
