@@ -15,6 +15,7 @@ there is not repeated. Summary: ``benchmarks/perf/results/baseline_zoo.{json,md}
 ``synth``, ``baseline_zoo__<dataset>.{json,md}`` for another dataset.
 
     python benchmarks/perf/baseline_zoo.py [--dataset synth-v2] [--models ststnet,mmnet] [--note "CI ran beside it"]
+    python benchmarks/perf/baseline_zoo.py --device cuda --models mmnet,htnet   # the heavy ones, on a GPU
 """
 
 from __future__ import annotations
@@ -44,10 +45,10 @@ def published(model: str, seed: int, dataset: str) -> dict | None:
     return existing(model, OPTIONS.get(model, {}), seed, dataset, overrides=OVERRIDES.get(model))
 
 
-def run(model: str, seed: int, dataset: str) -> float:
+def run(model: str, seed: int, dataset: str, device: str) -> float:
     log = SUMMARY / "logs" / f"{model}{'' if dataset == 'synth' else '-' + dataset}-s{seed}.log"
     return bench(model, OPTIONS.get(model, {}), seed, log, dataset=dataset, overrides=OVERRIDES.get(model),
-                 threads=1)
+                 threads=1, device=device)
 
 
 def summarize(models: tuple[str, ...], dataset: str) -> dict:
@@ -67,13 +68,14 @@ def main() -> None:
     parser.add_argument("--models", default=",".join(MODELS), help="Comma-separated model names.")
     parser.add_argument("--note", default="nothing else running", help="What else ran on the machine.")
     parser.add_argument("--jobs", type=int, default=2, help="Single-threaded runs side by side.")
+    parser.add_argument("--device", default="cpu", help="Where the runs compute (cpu, cuda).")
     parser.add_argument("--summary-only", action="store_true")
     args = parser.parse_args()
     models = tuple(m for m in args.models.split(",") if m)
     if not args.summary_only:
         queue = [(m, s) for s in SEEDS for m in models if published(m, s, args.dataset) is None]
         with ThreadPoolExecutor(args.jobs) as pool:
-            futures = {f"{m} seed {s}": pool.submit(run, m, s, args.dataset) for m, s in queue}
+            futures = {f"{m} seed {s}": pool.submit(run, m, s, args.dataset, args.device) for m, s in queue}
             for label, future in futures.items():
                 print(f"{label}: {future.result()} s", flush=True)
     stem = "baseline_zoo" if args.dataset == "synth" else f"baseline_zoo__{args.dataset}"
