@@ -57,7 +57,7 @@ def summarize(models: tuple[str, ...], dataset: str) -> dict:
         runs = [r for r in (published(model, s, dataset) for s in SEEDS) if r]
         if runs:
             row = summarize_runs(runs)
-            row["met"] = max(row["duration_s"]) <= TARGETS["max_seconds"] and row["uf1_mean"] >= TARGETS["min_uf1"]
+            row["met"] = max(row["fold_seconds"]) <= TARGETS["max_seconds"] and row["uf1_mean"] >= TARGETS["min_uf1"]
             rows[model] = row
     return rows
 
@@ -96,7 +96,7 @@ def main() -> None:
     }
     SUMMARY.mkdir(parents=True, exist_ok=True)
     previous.write_text(json.dumps(report, indent=1))
-    table = markdown_table(rows, "LOSO wall s (1 thread)")
+    table = markdown_table(rows, "LOSO s, sum of folds (1 thread)")
     (SUMMARY / f"{stem}.md").write_text(table + f"\nWhile measuring: {args.note}.\n")
     print(table)
 

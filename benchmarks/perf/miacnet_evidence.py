@@ -68,7 +68,7 @@ def write_summary(rows: dict, pretrain_s: float | None) -> None:
         "rows": rows,
     }
     (SUMMARY / "miacnet_evidence.json").write_text(json.dumps(payload, indent=1))
-    lines = [markdown_table(rows, "LOSO wall s (1 thread)").rstrip("\n")]
+    lines = [markdown_table(rows, "LOSO s, sum of folds (1 thread)").rstrip("\n")]
     lines.append(
         f"\nMA2MI pre-training (synth-macro, default settings, width {WIDTH}): "
         + (f"{pretrain_s} s" if pretrain_s is not None else "reused from cache (its time is in the run's log)")

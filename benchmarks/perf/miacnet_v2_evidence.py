@@ -167,7 +167,7 @@ def summarize(note: str) -> str:
                "rows": rows}
     SUMMARY.mkdir(parents=True, exist_ok=True)
     (SUMMARY / "miacnet_v2_evidence.json").write_text(json.dumps(payload, indent=1))
-    table = markdown_table(rows, "LOSO wall s (1 thread)") + f"\nWhile measuring: {note}.\n"
+    table = markdown_table(rows, "LOSO s, sum of folds (1 thread)") + f"\nWhile measuring: {note}.\n"
     (SUMMARY / "miacnet_v2_evidence.md").write_text(table)
     return table
 
