@@ -31,6 +31,7 @@ from pathlib import Path
 from benchmarks.files import cache_home
 from benchmarks.perf._evidence import SUMMARY, bench, existing, markdown_table, summarize_runs
 from registry.options import model_options
+from zoo.pretrain.weights import checkpoint_meta
 
 DATASET, CORPUS = "synth-v2", "synth-macro-v2"
 WIDTH = "16"  # the CPU-sized trunk (docs/miacnet.md); the paper's is width=64
@@ -131,7 +132,9 @@ def pretrain(recipe: Pretraining, seed: int, device: str) -> Path:
     """The checkpoint of ``recipe`` at ``seed``, made (or resumed) by ``zoo pretrain`` if missing."""
     folder = recipe.folder(seed)
     checkpoint = folder / "ma2mi.safetensors"
-    if not checkpoint.is_file():
+    # zoo pretrain rewrites the checkpoint every few epochs, so one from a stopped run exists
+    # before the recipe's last epoch: only that epoch's counts (zoo pretrain resumes the rest)
+    if not checkpoint.is_file() or checkpoint_meta(checkpoint).get("epochs_done") != recipe.epochs:
         command = ["zoo", "pretrain", "ma2mi", "--dataset", CORPUS, "--seed", str(seed), "--epochs",
                    str(recipe.epochs), "--pixel-weight", str(recipe.pixel_weight), "--input-size",
                    str(recipe.input_size), "--device", device, "--out", str(folder)]
