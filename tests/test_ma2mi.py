@@ -36,10 +36,11 @@ def corpus(tmp_path_factory):
     return write_corpus(small, tmp_path_factory.mktemp("macro") / "corpus")
 
 
-def run(corpus, out, device="cpu", **settings):
+def run(corpus, out, device="cpu", progress=None, **settings):
     config = MA2MIConfig(**{"input_size": 32, "batch_size": 8, "checkpoint_every": 1, **settings})
     return pretrain_ma2mi(
-        "macro-folders", out=out, config=config, model_options=TINY, data_root=corpus, device=device
+        "macro-folders", out=out, config=config, model_options=TINY, data_root=corpus, device=device,
+        progress=progress,
     )
 
 
@@ -63,6 +64,22 @@ def test_resume_continues_where_it_stopped(corpus, tmp_path):
     assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
     with pytest.raises(ConfigError, match="another configuration"):
         run(corpus, tmp_path / "resumed", epochs=3, gap=(1, 1))
+
+
+def test_a_stopped_run_leaves_no_final_checkpoint(corpus, tmp_path):
+    class Stopped(Exception):
+        pass
+
+    def stop_after_epoch_1(epoch, epochs, loss):
+        if epoch == 1:
+            raise Stopped
+
+    with pytest.raises(Stopped):
+        run(corpus, tmp_path, epochs=2, progress=stop_after_epoch_1)
+    assert checkpoint_meta(tmp_path / STATE)["epoch"] == 1 and not (tmp_path / FINAL).exists()
+    assert checkpoint_meta(run(corpus, tmp_path, epochs=2))["epochs_done"] == 2
+    with pytest.raises(ConfigError, match="already holds 2 epochs.*pass --epochs 2 or more"):
+        run(corpus, tmp_path, epochs=1)
 
 
 def test_round_trip_into_miacnet(corpus, tmp_path):

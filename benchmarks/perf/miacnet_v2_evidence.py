@@ -132,8 +132,8 @@ def pretrain(recipe: Pretraining, seed: int, device: str) -> Path:
     """The checkpoint of ``recipe`` at ``seed``, made (or resumed) by ``zoo pretrain`` if missing."""
     folder = recipe.folder(seed)
     checkpoint = folder / "ma2mi.safetensors"
-    # zoo pretrain rewrites the checkpoint every few epochs, so one from a stopped run exists
-    # before the recipe's last epoch: only that epoch's counts (zoo pretrain resumes the rest)
+    # zoo pretrain writes its final file at the last epoch only, but versions before it wrote one
+    # every few epochs: a cached file counts only at the recipe's epochs (zoo pretrain resumes)
     if not checkpoint.is_file() or checkpoint_meta(checkpoint).get("epochs_done") != recipe.epochs:
         command = ["zoo", "pretrain", "ma2mi", "--dataset", CORPUS, "--seed", str(seed), "--epochs",
                    str(recipe.epochs), "--pixel-weight", str(recipe.pixel_weight), "--input-size",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Optional
 
@@ -10,9 +11,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from benchmarks.datasets import load_dataset
 from benchmarks.files import cache_home
-from registry import PRETRAINERS
+from registry import MACRO, PRETRAINERS
 from zoo.cli import app, console
 from zoo.cli.bench import parse_options
+from zoo.engine.trainer import resolve_device
 from zoo.pretrain.ma2mi import parse_gap
 
 
@@ -49,6 +51,7 @@ def pretrain(
 ) -> None:
     """Pre-train with METHOD on a macro corpus; checkpoints every few epochs, resumes from --out."""
     entry = PRETRAINERS.get(method)
+    MACRO.get(dataset)  # bad names and settings fail here, before the run is announced
     settings = {
         k: v
         for k, v in dict(
@@ -62,17 +65,14 @@ def pretrain(
         ).items()
         if v is not None
     }
+    config = entry.meta["config"](**settings)
+    device = resolve_device(device).type
     out = out or cache_home() / "pretrain" / f"{method}-{dataset}"
     excluded = {name: load_dataset(name).subjects for name in exclude_eval_subjects}
-    total = settings.get("epochs", entry.defaults["epochs"])
     model_options = {**entry.defaults.get("model_options", {}), **parse_options(opt)}
     console.print(
         f"[bold]{method}[/] on [bold]{dataset}[/] -> {out}, model options {model_options}, "
-        + ", ".join(
-            f"{k}={v}"
-            for k, v in {**entry.defaults, **settings}.items()
-            if k not in ("corpus", "model_options")
-        )
+        + ", ".join(f"{k}={v}" for k, v in asdict(config).items())
     )
     with Progress(
         TextColumn("{task.description}"),
@@ -82,7 +82,7 @@ def pretrain(
         console=console,
         transient=True,
     ) as progress:
-        epochs_bar = progress.add_task("epochs", total=total)
+        epochs_bar = progress.add_task("epochs", total=config.epochs)
         steps_bar = progress.add_task("steps", total=None)
 
         def on_epoch(epoch: int, of: int, loss: float) -> None:
@@ -92,7 +92,7 @@ def pretrain(
         path = entry.obj(
             dataset,
             out=out,
-            config=settings,
+            config=config,
             model_options=model_options,
             data_root=data_root,
             exclude_subjects_of=excluded,

@@ -271,10 +271,17 @@ def pretrain_ma2mi(
             optimizer, {k: v for k, v in tensors.items() if k.startswith("optim/")}, meta["param_groups"]
         )
         start, losses = meta["epoch"], meta["losses"]
+    if start > config.epochs:
+        raise ConfigError(
+            f"{out} already holds {start} epochs of this pre-training, more than the {config.epochs} "
+            f"asked for; pass --epochs {start} or more, or another --out"
+        )
     segments = load_segments(index, config.input_size)
     generator = torch.Generator()  # reseeded per epoch, so a resumed run augments alike
 
     def save(epoch: int) -> None:
+        """The resume state every few epochs; the final checkpoint only at the last epoch, so
+        a stopped run never leaves a file that looks finished (to fine-tune or to push)."""
         optim_tensors, groups = _optimizer_tensors(optimizer)
         state = {f"model/{k}": v for k, v in model.state_dict().items()}
         save_checkpoint(
@@ -282,6 +289,8 @@ def pretrain_ma2mi(
             {**state, **optim_tensors},
             {"identity": identity_hash, "epoch": epoch, "losses": losses, "param_groups": groups},
         )
+        if epoch < config.epochs:
+            return
         save_checkpoint(
             out / FINAL,
             model.export(),
@@ -331,7 +340,7 @@ def pretrain_ma2mi(
             save(epoch)
         if progress:
             progress(epoch, config.epochs, losses[-1])
-    if not (out / FINAL).is_file():  # asked for no more epochs than already done
+    if not (out / FINAL).is_file():  # finished before, and its final file since removed
         save(start)
     return out / FINAL
 
@@ -341,6 +350,7 @@ PRETRAINERS.register(
     citation=CITATION,
     defaults={**asdict(MA2MIConfig()), "corpus": "synth-macro", "model_options": DEFAULT_MODEL_OPTIONS},
     trunk_options=TRUNK_OPTIONS,
+    config=MA2MIConfig,
     summary="MA2MI: predict near-future macro frames from the current frame plus a learned "
     "action code (pre-trains MIACNet's branches)",
 )(pretrain_ma2mi)
