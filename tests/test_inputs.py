@@ -63,6 +63,18 @@ def test_fixed_size_wins_over_budget_and_defaults_and_selects_flow(tmp_path, fix
     assert plan(tmp_path, model=fixed_model, overrides={"input_size": 28}).preprocess.size == 28
 
 
+def test_a_budget_lowers_epochs_and_input_size_but_never_raises_them(tmp_path, fixed_model):
+    rcn = plan(tmp_path, model="rcn")  # published at 60 px and 100 epochs; synth's limits 112 px, 15
+    assert (rcn.hyperparameters["input_size"], rcn.sources["input_size"]) == (60, "model rcn defaults")
+    assert (rcn.hyperparameters["epochs"], rcn.sources["epochs"]) == (15, "dataset synth budget")
+    mmnet = plan(tmp_path, model="mmnet")  # published at 224 px
+    assert (mmnet.hyperparameters["input_size"], mmnet.sources["input_size"]) == (112, "dataset synth budget")
+    fixed = plan(tmp_path, model=fixed_model)  # published at 1 epoch
+    assert (fixed.hyperparameters["epochs"], fixed.sources["epochs"]) == (1, "model test-fixed defaults")
+    given = plan(tmp_path, model="rcn", overrides={"input_size": 112, "epochs": 30})
+    assert (given.hyperparameters["input_size"], given.hyperparameters["epochs"]) == (112, 30)
+
+
 def test_input_size_contradicting_a_fixed_size_is_an_error(tmp_path, fixed_model):
     with pytest.raises(ConfigError, match=r"--input-size 112 contradicts model test-fixed inputs "
                                           r"\(fixed 28 px\); drop --input-size or pass --input-size 28"):

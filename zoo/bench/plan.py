@@ -35,6 +35,7 @@ HYPERPARAMETERS = (
     "augment",
     "precision",
 )
+BUDGET_LIMITS = ("epochs", "input_size")  # a dataset budget lowers these, never raises them
 FALLBACKS = {
     "epochs": 30,
     "batch_size": 32,
@@ -95,13 +96,17 @@ def resolve_hyperparameters(
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """Command line > the dataset's benchmark budget > the model's published defaults.
 
+    A budget's epochs and input size are limits: a model published smaller (RCN's 60 px)
+    keeps its own, since the budget is there to bound cost, not to raise it.
+
     ``fixed_size`` (side, whose): an input side the model or the dataset cannot change; it
     wins over every layer, and an explicit ``--input-size`` that contradicts it is an error.
     """
+    budget = dict(DATASETS.get(spec.dataset).meta.get("budget", {}))
     layers = [
         ("mer-zoo fallback", FALLBACKS),
         (f"model {spec.model} defaults", dict(MODELS.get(spec.model).defaults)),
-        (f"dataset {spec.dataset} budget", dict(DATASETS.get(spec.dataset).meta.get("budget", {}))),
+        (f"dataset {spec.dataset} budget", budget),
         ("command line", spec.overrides),
     ]
     values: dict[str, Any] = {}
@@ -110,6 +115,9 @@ def resolve_hyperparameters(
         for key, value in layer.items():
             if key not in HYPERPARAMETERS:
                 raise ConfigError(f"{source}: unknown hyper-parameter '{key}'")
+            limited = layer is budget and key in BUDGET_LIMITS and None not in (value, values.get(key))
+            if limited and values[key] < value:
+                continue  # published below the budget's limit: kept
             if value is not None or key not in values:
                 values[key], sources[key] = value, source
     if fixed_size is not None:
