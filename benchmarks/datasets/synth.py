@@ -117,7 +117,7 @@ def read_synth_v2(root: Path) -> DatasetIndex:
 
 CITATION = "mer-zoo synthetic benchmark (benchmarks/synthetic.py), generator version {}"
 # synth is a quick, CPU-sized benchmark: every model runs it within these limits (a model
-# published smaller keeps its own) unless the command line says otherwise
+# registered smaller keeps its own) unless the command line says otherwise
 BUDGET = {"epochs": 15, "input_size": 112}
 # what every synth variant registers alike: its class sets, licence, generation and budget
 SYNTH_ENTRY = dict(class_sets={"5": "casme2-5", "3": "casme2-3"}, restricted=False, generated=True, budget=BUDGET)

@@ -85,7 +85,7 @@ def main() -> None:
     report = {
         "dataset": args.dataset,
         "protocol": "loso",
-        "budget": "synth budget (at most 15 epochs and 112 px; a model published smaller or fixing its input size keeps its own)",
+        "budget": "synth budget (at most 15 epochs and 112 px; a model registered smaller or fixing its input size keeps its own)",
         "overrides": OVERRIDES,
         "threads_per_run": 1,
         "jobs": args.jobs,

@@ -96,7 +96,7 @@ def resolve_hyperparameters(
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """Command line > the dataset's benchmark budget > the model's published defaults.
 
-    A budget's epochs and input size are limits: a model published smaller (RCN's 60 px)
+    A budget's epochs and input size are limits: a model registered smaller (RCN at 60 px)
     keeps its own, since the budget is there to bound cost, not to raise it.
 
     ``fixed_size`` (side, whose): an input side the model or the dataset cannot change; it
