@@ -17,7 +17,7 @@ from zoo.cli import app
 from zoo.models import create_model
 from zoo.pretrain.checkpoints import load_pretrained, pretrained_for
 from zoo.pretrain.ma2mi import FINAL, STATE, MA2MIConfig, parse_gap, pretrain_ma2mi
-from zoo.pretrain.weights import checkpoint_meta, read_tensors
+from zoo.pretrain.weights import checkpoint_meta, read_tensors, save_checkpoint
 
 TINY = {"width": 4}
 
@@ -80,6 +80,20 @@ def test_a_stopped_run_leaves_no_final_checkpoint(corpus, tmp_path):
     assert checkpoint_meta(run(corpus, tmp_path, epochs=2))["epochs_done"] == 2
     with pytest.raises(ConfigError, match="already holds 2 epochs.*pass --epochs 2 or more"):
         run(corpus, tmp_path, epochs=1)
+
+
+def test_resume_state_holds_what_pre_training_trains_and_a_foreign_one_is_refused(corpus, tmp_path):
+    run(corpus, tmp_path, epochs=1)
+    tensors = read_tensors(tmp_path / STATE)
+    # fusion is fine-tuning's: no gate however MIACNet's default fuses (a state made before the
+    # default became gate resumes today)
+    assert create_model("miacnet", 5, **TINY).gate is not None
+    assert not any(k.startswith("model/net.gate.") for k in tensors)
+    del tensors["model/net.action.trunk.net.conv_act.0.weight"]
+    save_checkpoint(tmp_path / STATE, tensors, checkpoint_meta(tmp_path / STATE))
+    with pytest.raises(ConfigError, match=r"does not fit this version's pre-training network \(.*net\.action"
+                                          r".*\); pass another --out to start over"):
+        run(corpus, tmp_path, epochs=2)
 
 
 def test_round_trip_into_miacnet(corpus, tmp_path):

@@ -235,7 +235,9 @@ def pretrain_ma2mi(
     given = {**DEFAULT_MODEL_OPTIONS, **(model_options or {})}
     options = {k: v for k, v in resolve_options("miacnet", given).items() if k in TRUNK_OPTIONS}
     torch.manual_seed(config.seed)
-    net = create_model("miacnet", 5, **options)
+    # MA2MI trains the branches, not the fusion: the trunk is built with the parameter-free sum,
+    # so a resume state holds the same tensors whatever MIACNet's fusion default (once sum, now gate)
+    net = create_model("miacnet", 5, **options, fusion="sum")
     index = load_macro(corpus, data_root)
     excluded: list[str] = []
     for dataset, subjects in (exclude_subjects_of or {}).items():
@@ -266,10 +268,16 @@ def pretrain_ma2mi(
                 "or settings differ); pass another --out, or delete it to start over"
             )
         tensors = read_tensors(out / STATE)
-        model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model/")})
-        _restore_optimizer(
-            optimizer, {k: v for k, v in tensors.items() if k.startswith("optim/")}, meta["param_groups"]
-        )
+        try:
+            model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model/")})
+            _restore_optimizer(
+                optimizer, {k: v for k, v in tensors.items() if k.startswith("optim/")}, meta["param_groups"]
+            )
+        except (RuntimeError, ValueError) as exc:
+            raise ConfigError(
+                f"{out / STATE} does not fit this version's pre-training network ({str(exc).splitlines()[-1].strip()}); "
+                "pass another --out to start over"
+            ) from None
         start, losses = meta["epoch"], meta["losses"]
     if start > config.epochs:
         raise ConfigError(
