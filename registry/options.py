@@ -41,4 +41,5 @@ def coerce_option(value: Any, default: Any, key: str) -> Any:
             raise ValueError(value)
         return type(default)(value)
     except ValueError:
-        raise ConfigError(f"option {key}={value}: expected a {type(default).__name__}") from None
+        kind = {bool: "true or false", int: "an integer", float: "a number"}.get(type(default), type(default).__name__)
+        raise ConfigError(f"option {key}={value}: expected {kind}") from None

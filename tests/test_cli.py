@@ -30,6 +30,7 @@ def zoo(*args, cwd=None):
         (["list", "modelz"], "unknown kind 'modelz'"),
         (["pretrain", "ma2mi", "--input-size", "40"], "ma2mi input_size must be a multiple of 16, at least 32"),
         (["pretrain", "ma2mi", "--device", "tpu"], "--device must be cpu, cuda or auto, not tpu"),
+        (["pretrain", "ma2mi", "--opt", "width=abc"], "option width=abc: expected an integer"),
         (["pretrain", "ma2mi", "--dataset", "synth-makro"], "unknown macro 'synth-makro'. Did you mean: synth-macro"),
         # brackets in a message are printed, not read as markup
         (["bench", "ststnet", "--executor", "ray", "--ray-address", "127.0.0.1:1"], 'pip install "mer-zoo[ray]"'),

@@ -69,7 +69,7 @@ def pretrain(
     device = resolve_device(device).type
     out = out or cache_home() / "pretrain" / f"{method}-{dataset}"
     excluded = {name: load_dataset(name).subjects for name in exclude_eval_subjects}
-    model_options = {**entry.defaults.get("model_options", {}), **parse_options(opt)}
+    model_options = entry.meta["options"](parse_options(opt))
     console.print(
         f"[bold]{method}[/] on [bold]{dataset}[/] -> {out}, model options {model_options}, "
         + ", ".join(f"{k}={v}" for k, v in asdict(config).items())

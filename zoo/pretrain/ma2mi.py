@@ -206,6 +206,13 @@ def _restore_optimizer(
     optimizer.load_state_dict({"state": state, "param_groups": groups})
 
 
+def trunk_options(given: dict | None = None) -> dict:
+    """The MIACNet options a pre-training is made with: the defaults, then ``given``, checked
+    and resolved, keeping those that shape the pre-trained weights."""
+    resolved = resolve_options("miacnet", {**DEFAULT_MODEL_OPTIONS, **(given or {})})
+    return {k: v for k, v in resolved.items() if k in TRUNK_OPTIONS}
+
+
 Progress = Callable[[int, int, float], None]  # (epoch, epochs, mean loss) after each epoch
 
 
@@ -232,8 +239,7 @@ def pretrain_ma2mi(
     target_device = resolve_device(device)
     config = config if isinstance(config, MA2MIConfig) else MA2MIConfig(**(config or {}))
     entry = MACRO.get(corpus)
-    given = {**DEFAULT_MODEL_OPTIONS, **(model_options or {})}
-    options = {k: v for k, v in resolve_options("miacnet", given).items() if k in TRUNK_OPTIONS}
+    options = trunk_options(model_options)
     torch.manual_seed(config.seed)
     # MA2MI trains the branches, not the fusion: the trunk is built with the parameter-free sum,
     # so a resume state holds the same tensors whatever MIACNet's fusion default (once sum, now gate)
@@ -359,6 +365,7 @@ PRETRAINERS.register(
     defaults={**asdict(MA2MIConfig()), "corpus": "synth-macro", "model_options": DEFAULT_MODEL_OPTIONS},
     trunk_options=TRUNK_OPTIONS,
     config=MA2MIConfig,
+    options=trunk_options,
     summary="MA2MI: predict near-future macro frames from the current frame plus a learned "
     "action code (pre-trains MIACNet's branches)",
 )(pretrain_ma2mi)
