@@ -4,6 +4,7 @@ the same result."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import pytest
 import torch
 import torch.nn as nn
 
+from benchmarks.integrity import load_tensors, save_tensors
 from benchmarks.records import InputSpec
 from zoo.bench import BenchSpec, Reporter, plan_benchmark, run_benchmark
 from leaderboard.store import read_result
@@ -83,6 +85,25 @@ def test_fold_continues_from_its_state_to_the_same_outcome(tmp_path, caplog, kwa
     again = fit_predict(Noisy, train, test, cfg, 2, record, FoldCheckpoint(state, every=0))
     assert epochs == [1, 2, 3, 4, 5] and outcome_of(again) == reference
     assert f"warning: {state}: unreadable" in caplog.text
+
+
+def test_a_resumed_fold_counts_the_time_spent_before_it_stopped(tmp_path):
+    cfg = TrainConfig(epochs=3, batch_size=8, lr=0.05, seed=3)
+    train, test, state = toy(48, 1), toy(20, 2), tmp_path / "fold.state.safetensors"
+
+    def stop_at_2(epoch, loss):
+        if epoch == 2:
+            raise Stop
+
+    with pytest.raises(Stop):
+        fit_predict(Noisy, train, test, cfg, 2, stop_at_2, FoldCheckpoint(state, every=1))
+    tensors, metadata = load_tensors(state)
+    saved = json.loads(metadata["state"])
+    assert 0 < saved["seconds"] < 60  # epoch 1's time, as measured
+    saved["seconds"] = 1000.0  # as if epoch 1 had taken that long before a restart
+    save_tensors(state, tensors, {"state": json.dumps(saved)})
+    resumed = fit_predict(Noisy, train, test, cfg, 2, checkpoint=FoldCheckpoint(state, every=1))
+    assert 1000 < resumed.seconds < 1060
 
 
 def test_state_saved_under_another_configuration_is_not_used(tmp_path, caplog):

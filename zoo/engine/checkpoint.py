@@ -47,7 +47,8 @@ class FoldCheckpoint:
 
     def save(self, config: dict, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
              scheduler: torch.optim.lr_scheduler.LRScheduler, generator: torch.Generator,
-             losses: list[float], best: tuple[float, int, dict | None]) -> None:
+             losses: list[float], best: tuple[float, int, dict | None], seconds: float) -> None:
+        """Save the state after an epoch; ``seconds``: the fold's training time so far."""
         tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
         tensors |= {f"best.{k}": v for k, v in (best[2] or {}).items()}
         tensors |= {"rng.generator": generator.get_state(), "rng.torch": torch.get_rng_state()}
@@ -60,6 +61,7 @@ class FoldCheckpoint:
             "best": [best[0], best[1]],
             "optimizer": _split(optimizer.state_dict(), "optimizer", tensors),
             "scheduler": scheduler.state_dict(),
+            "seconds": seconds,
         }
         tensors = {k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}
         save_tensors(self.path, tensors, {"state": json.dumps(state)})
@@ -67,10 +69,11 @@ class FoldCheckpoint:
 
     def restore(self, config: dict, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
                 scheduler: torch.optim.lr_scheduler.LRScheduler, generator: torch.Generator
-                ) -> tuple[list[float], tuple[float, int, dict | None]] | None:
-        """Load the saved state into the given objects and return the losses so far and the
-        best epoch; ``None`` (a fresh start) if there is no usable state. Call it once, when
-        the fold starts: the automatic interval counts from here."""
+                ) -> tuple[list[float], tuple[float, int, dict | None], float] | None:
+        """Load the saved state into the given objects and return the losses so far, the best
+        epoch and the training seconds already spent (so a resumed fold's time is whole);
+        ``None`` (a fresh start) if there is no usable state. Call it once, when the fold
+        starts: the automatic interval counts from here."""
         self._saved_at = time.monotonic()
         loaded = load_tensors(self.path)
         if loaded is None:
@@ -89,7 +92,7 @@ class FoldCheckpoint:
         if "rng.cuda" in tensors:
             torch.cuda.set_rng_state(tensors["rng.cuda"], next(model.parameters()).device)
         best_state = _strip(tensors, "best.") or None
-        return state["losses"], (state["best"][0], state["best"][1], best_state)
+        return state["losses"], (state["best"][0], state["best"][1], best_state), state.get("seconds", 0.0)
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)

@@ -310,7 +310,10 @@ def fit_predict(
     best = (-1.0, cfg.epochs, None)
     training = (cfg.to_dict(), model, optimizer, scheduler, generator)
     if checkpoint is not None:
-        losses, best = checkpoint.restore(*training) or (losses, best)
+        restored = checkpoint.restore(*training)
+        if restored is not None:
+            losses, best, spent = restored
+            started -= spent  # the fold's time includes what it spent before the interruption
     for epoch in range(len(losses) + 1, cfg.epochs + 1):
         model.train()
         order = torch.randperm(len(train), generator=generator)
@@ -342,7 +345,7 @@ def fit_predict(
             if score > best[0]:
                 best = (score, epoch, copy.deepcopy(model.state_dict()))
         if checkpoint is not None and checkpoint.due(epoch, cfg.epochs):
-            checkpoint.save(*training, losses, best)
+            checkpoint.save(*training, losses, best, time.perf_counter() - started)
         if on_epoch:
             on_epoch(epoch, losses[-1])
     selected = cfg.epochs
