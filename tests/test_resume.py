@@ -57,6 +57,17 @@ class Stop(Exception):
     pass
 
 
+def interrupt(cfg, train, test, state, at, every):
+    """Train until epoch ``at`` ends, saving the fold's state every ``every`` epochs, then stop."""
+
+    def stop(epoch, loss):
+        if epoch == at:
+            raise Stop
+
+    with pytest.raises(Stop):
+        fit_predict(Noisy, train, test, cfg, 2, stop, FoldCheckpoint(state, every=every))
+
+
 @pytest.mark.parametrize("kwargs", [{"selection": "val"}, {"optimizer": "sgd", "lr_decay": 0.7}])
 def test_fold_continues_from_its_state_to_the_same_outcome(tmp_path, caplog, kwargs):
     cfg = TrainConfig(epochs=5, batch_size=8, lr=0.05, seed=3, **kwargs)  # augmentation on: generator draws
@@ -64,13 +75,8 @@ def test_fold_continues_from_its_state_to_the_same_outcome(tmp_path, caplog, kwa
     reference = outcome_of(fit_predict(Noisy, train, test, cfg, 2))
     assert outcome_of(fit_predict(Noisy, train, test, replace(cfg, seed=4), 2))[1] != reference[1]
 
-    def stop_at_3(epoch, loss):
-        if epoch == 3:
-            raise Stop
-
     state = tmp_path / "fold.state.safetensors"
-    with pytest.raises(Stop):
-        fit_predict(Noisy, train, test, cfg, 2, stop_at_3, FoldCheckpoint(state, every=2))
+    interrupt(cfg, train, test, state, at=3, every=2)
     epochs = []
 
     def record(epoch, loss):
@@ -90,13 +96,7 @@ def test_fold_continues_from_its_state_to_the_same_outcome(tmp_path, caplog, kwa
 def test_a_resumed_fold_counts_the_time_spent_before_it_stopped(tmp_path):
     cfg = TrainConfig(epochs=3, batch_size=8, lr=0.05, seed=3)
     train, test, state = toy(48, 1), toy(20, 2), tmp_path / "fold.state.safetensors"
-
-    def stop_at_2(epoch, loss):
-        if epoch == 2:
-            raise Stop
-
-    with pytest.raises(Stop):
-        fit_predict(Noisy, train, test, cfg, 2, stop_at_2, FoldCheckpoint(state, every=1))
+    interrupt(cfg, train, test, state, at=2, every=1)
     tensors, metadata = load_tensors(state)
     saved = json.loads(metadata["state"])
     assert 0 < saved["seconds"] < 60  # epoch 1's time, as measured
@@ -109,13 +109,7 @@ def test_a_resumed_fold_counts_the_time_spent_before_it_stopped(tmp_path):
 def test_state_saved_under_another_configuration_is_not_used(tmp_path, caplog):
     cfg = TrainConfig(epochs=3, batch_size=8, lr=0.05, seed=3)
     train, test, state = toy(48, 1), toy(20, 2), tmp_path / "fold.state.safetensors"
-
-    def stop_at_2(epoch, loss):
-        if epoch == 2:
-            raise Stop
-
-    with pytest.raises(Stop):
-        fit_predict(Noisy, train, test, cfg, 2, stop_at_2, FoldCheckpoint(state, every=1))
+    interrupt(cfg, train, test, state, at=2, every=1)
     epochs = []
     other = replace(cfg, lr=0.1)
     outcome = fit_predict(Noisy, train, test, other, 2, lambda e, _: epochs.append(e), FoldCheckpoint(state))
