@@ -51,7 +51,7 @@ def pretrain(
 ) -> None:
     """Pre-train with METHOD on a macro corpus; checkpoints every few epochs, resumes from --out."""
     entry = PRETRAINERS.get(method)
-    MACRO.get(dataset)  # bad names and settings fail here, before the run is announced
+    MACRO.get(dataset)  # like the settings below, checked before the run is announced
     settings = {
         k: v
         for k, v in dict(
