@@ -37,6 +37,7 @@ OVERRIDES: dict[str, dict[str, object]] = {
     "ststnet": {"epochs": 800},  # its official recipe: one step per epoch at batch 256, 1.7 k parameters
     "off-apexnet": {"epochs": 200},  # 3 steps per epoch at batch 64; the reimplementations' 3000 take hours
     "htnet": {"batch_size": 32},  # 5 steps per epoch instead of 1; 800 epochs of a 140 M model take hours
+    "rcn": {"input_size": 60},  # its registered size; v1 rows made before budgets became limits ran at 112
 }
 TARGETS = {"max_seconds": 600, "min_uf1": 0.3}
 
