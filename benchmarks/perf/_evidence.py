@@ -46,10 +46,11 @@ def existing(model: str, options: dict[str, str], seed: int, dataset: str = "syn
 
 def bench(model: str, options: dict[str, str], seed: int, log: Path, *, dataset: str = "synth",
           overrides: dict[str, object] | None = None, threads: int | None = None,
-          extra: tuple[str, ...] = (), device: str = "cpu") -> float:
-    """One ``zoo bench`` LOSO run into ``leaderboard/results/``; its wall time in seconds."""
+          extra: tuple[str, ...] = (), device: str = "cpu", out: Path = RESULTS) -> float:
+    """One ``zoo bench`` LOSO run into ``out`` (the published rows unless told otherwise); its
+    wall time in seconds."""
     command = ["zoo", "bench", model, "--dataset", dataset, "--protocol", "loso", "--seed", str(seed),
-               "--device", device, "--out", str(RESULTS), *extra]
+               "--device", device, "--out", str(out), *extra]
     for key, value in options.items():
         command += ["--opt", f"{key}={value}"]
     for key, value in (overrides or {}).items():
