@@ -19,7 +19,8 @@ there is not repeated. Summary: ``benchmarks/perf/results/baseline_zoo.{json,md}
     python benchmarks/perf/baseline_zoo.py --timing --models ststnet,rcn   # the 10-minute target, alone
 
 The published runs share the cores, so their times are upper bounds. ``--timing`` measures the
-target as a user meets it: seed 0 of each model, alone on the machine, on every core, into a
+target as a user meets it: seed 0 of each model, alone on the machine, on every core (or on
+``--threads 1`` while one other run holds the other core: a tighter upper bound), into a
 scratch folder (one thread per published run keeps those comparable with each other); the wall
 time of the ``zoo bench`` process on a warm preprocessing cache, in
 ``baseline_zoo_timing[__<dataset>].{json,md}`` (written after each model; models timed in an
@@ -72,9 +73,8 @@ def summarize(models: tuple[str, ...], dataset: str) -> dict:
     return rows
 
 
-def timing(models: tuple[str, ...], dataset: str, device: str, note: str) -> None:
-    """Seed 0 of each model alone at every core, into a scratch folder: wall time against the target."""
-    threads = os.cpu_count()
+def timing(models: tuple[str, ...], dataset: str, device: str, note: str, threads: int) -> None:
+    """Seed 0 of each model at ``threads`` threads, into a scratch folder: wall time against the target."""
     stem = "baseline_zoo_timing" if dataset == "synth" else f"baseline_zoo_timing__{dataset}"
     previous = SUMMARY / f"{stem}.json"
     rows = json.loads(previous.read_text())["rows"] if previous.is_file() else {}  # models timed before
@@ -109,10 +109,12 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="Where the runs compute (cpu, cuda).")
     parser.add_argument("--summary-only", action="store_true")
     parser.add_argument("--timing", action="store_true", help="Seed 0 of each model alone, every core.")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(),
+                        help="With --timing: threads of each run (1 while another run holds a core).")
     args = parser.parse_args()
     models = tuple(m for m in args.models.split(",") if m)
     if args.timing:
-        return timing(models, args.dataset, args.device, args.note)
+        return timing(models, args.dataset, args.device, args.note, args.threads)
     if not args.summary_only:
         queue = [(m, s) for s in SEEDS for m in models if published(m, s, args.dataset) is None]
         with ThreadPoolExecutor(args.jobs) as pool:
