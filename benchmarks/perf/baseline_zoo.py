@@ -108,7 +108,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="Single-threaded runs side by side.")
     parser.add_argument("--device", default="cpu", help="Where the runs compute (cpu, cuda).")
     parser.add_argument("--summary-only", action="store_true")
-    parser.add_argument("--timing", action="store_true", help="Seed 0 of each model alone, every core.")
+    parser.add_argument("--timing", action="store_true", help="Time seed 0 of each model (see above).")
     parser.add_argument("--threads", type=int, default=os.cpu_count(),
                         help="With --timing: threads of each run (1 while another run holds a core).")
     args = parser.parse_args()
