@@ -83,6 +83,7 @@ def timing(models: tuple[str, ...], dataset: str, device: str, note: str, thread
             log = SUMMARY / "logs" / f"{model}-{dataset}-timing.log"
             seconds = bench(model, OPTIONS.get(model, {}), 0, log, dataset=dataset, overrides=OVERRIDES.get(model),
                             threads=threads, device=device, out=Path(scratch))
+            log.write_text(log.read_text().replace(scratch, "SCRATCH"))  # no machine paths in published logs
             (result,) = Path(scratch).glob(f"{model}__*.json")
             uf1 = json.loads(result.read_text())["metrics"]["uf1"]
             result.unlink()
