@@ -76,8 +76,8 @@ def summarize(models: tuple[str, ...], dataset: str) -> dict:
 def timing(models: tuple[str, ...], dataset: str, device: str, note: str, threads: int) -> None:
     """Seed 0 of each model at ``threads`` threads, into a scratch folder: wall time against the target."""
     stem = "baseline_zoo_timing" if dataset == "synth" else f"baseline_zoo_timing__{dataset}"
-    previous = SUMMARY / f"{stem}.json"
-    rows = json.loads(previous.read_text())["rows"] if previous.is_file() else {}  # models timed before
+    summary = SUMMARY / f"{stem}.json"
+    rows = json.loads(summary.read_text())["rows"] if summary.is_file() else {}  # models timed before
     with tempfile.TemporaryDirectory() as scratch:
         for model in models:
             log = SUMMARY / "logs" / f"{model}-{dataset}-timing.log"
@@ -93,7 +93,7 @@ def timing(models: tuple[str, ...], dataset: str, device: str, note: str, thread
             report = {"dataset": dataset, "seed": 0, "device": device, "overrides": OVERRIDES,
                       "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
                       "targets": TARGETS, "rows": rows}
-            previous.write_text(json.dumps(report, indent=1))  # after each model: a stopped pass keeps its rows
+            summary.write_text(json.dumps(report, indent=1))  # after each model: a stopped pass keeps its rows
             lines = [f"| model | LOSO wall s (seed 0) | threads | UF1 | under {TARGETS['max_seconds']} s | also running |",
                      "|---|---|---|---|---|---|"]
             lines += [f"| {m} | {r['wall_s']:.0f} | {r['threads']} | {r['uf1']:.3f} | {'yes' if r['met'] else 'no'} | "
