@@ -73,9 +73,14 @@ def summarize(models: tuple[str, ...], dataset: str) -> dict:
     return rows
 
 
+def summary_stem(name: str, dataset: str) -> str:
+    """``name`` for synth (the issue's benchmark), ``name__<dataset>`` for any other."""
+    return name if dataset == "synth" else f"{name}__{dataset}"
+
+
 def timing(models: tuple[str, ...], dataset: str, device: str, note: str, threads: int) -> None:
     """Seed 0 of each model at ``threads`` threads, into a scratch folder: wall time against the target."""
-    stem = "baseline_zoo_timing" if dataset == "synth" else f"baseline_zoo_timing__{dataset}"
+    stem = summary_stem("baseline_zoo_timing", dataset)
     summary = SUMMARY / f"{stem}.json"
     rows = json.loads(summary.read_text())["rows"] if summary.is_file() else {}  # models timed before
     with tempfile.TemporaryDirectory() as scratch:
@@ -122,7 +127,7 @@ def main() -> None:
             futures = {f"{m} seed {s}": pool.submit(run, m, s, args.dataset, args.device) for m, s in queue}
             for label, future in futures.items():
                 print(f"{label}: {future.result()} s", flush=True)
-    stem = "baseline_zoo" if args.dataset == "synth" else f"baseline_zoo__{args.dataset}"
+    stem = summary_stem("baseline_zoo", args.dataset)
     previous = SUMMARY / f"{stem}.json"
     report = json.loads(previous.read_text()) if previous.is_file() else {"rows": {}}
     rows = {**report["rows"], **summarize(models, args.dataset)}
