@@ -79,8 +79,9 @@ def summarize_runs(runs: list[dict]) -> dict:
     for metric in ("uf1", "uar", "accuracy"):
         values = [r["metrics"][metric] for r in runs]
         row[metric] = values
-        row[f"{metric}_mean"] = round(statistics.fmean(values), 4)
-        row[f"{metric}_std"] = round(statistics.pstdev(values), 4)
+        # unrounded: a rounded mean, rounded again for display, can disagree with its own seeds
+        row[f"{metric}_mean"] = statistics.fmean(values)
+        row[f"{metric}_std"] = statistics.pstdev(values)
     return row
 
 
