@@ -7,6 +7,9 @@ as a traceback, the finished ones are kept, and a re-run finishes the run."""
 from __future__ import annotations
 
 import sys
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -106,6 +109,41 @@ def test_a_local_run_interrupted_finishes_under_process(tmp_path, reference):
     result = read_result(run_benchmark(plan_benchmark(bench(tmp_path, "process", workers=2)), folds))
     assert folds.reused == ["sub01", "sub02", "sub03"] and len(folds.started) == 12
     assert per_clip(result) == per_clip(reference)
+
+
+class WorkerDiesIn:
+    """A pool whose worker dies running fold ``dies``: that fold's future fails, and every later
+    submit is refused, as ``ProcessPoolExecutor`` does once it has seen the death, which may be
+    before the runner has collected the dead fold."""
+
+    def __init__(self, dies: str):
+        self.dies, self.broken = dies, False
+
+    def submit(self, fn, job):
+        if self.broken:
+            raise BrokenProcessPool("A child process terminated abruptly")
+        future = Future()
+        if job.fold.name == self.dies:
+            self.broken = True
+            future.set_exception(BrokenProcessPool("A child process terminated abruptly"))
+        else:
+            future.set_result(f"trained {job.fold.name}")
+        return future
+
+
+def test_a_fold_refused_by_a_pool_broken_meanwhile_waits_for_the_next_pool():
+    jobs = [SimpleNamespace(fold=SimpleNamespace(name=f"sub0{i}")) for i in range(1, 6)]
+    waiting, started = list(jobs), []
+    executor = executors.ProcessExecutor(ExecutorSpec("process", workers=3))
+    outcomes = list(executor._drain(WorkerDiesIn("sub02"), 3, waiting,
+                                    lambda job: started.append(job.fold.name)))
+    assert [(job.fold.name, str(outcome)) for job, outcome in outcomes if isinstance(outcome, str)] == [
+        ("sub01", "trained sub01")
+    ]
+    failed = [(job.fold.name, outcome.traceback) for job, outcome in outcomes if not isinstance(outcome, str)]
+    assert len(failed) == 1 and failed[0][0] == "sub02" and "died" in failed[0][1]
+    assert started == ["sub01", "sub02"]  # sub03 was refused: not announced, not lost
+    assert [job.fold.name for job in waiting] == ["sub03", "sub04", "sub05"]
 
 
 @pytest.mark.parametrize("fault", ["raise_in_sub03", "die_in_sub03"])

@@ -205,9 +205,14 @@ class ProcessExecutor:
         broken = False
         while running or (waiting and not broken):
             while waiting and not broken and len(running) < slots:
+                try:
+                    future = pool.submit(_attempt_shared, waiting[0])
+                except BrokenProcessPool:  # a worker died since the last wait; its fold fails below
+                    broken = True  # and this one waits, not started, for the next pool
+                    break
                 job = waiting.pop(0)
                 started(job)
-                running[pool.submit(_attempt_shared, job)] = job
+                running[future] = job
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
                 job = running.pop(future)
