@@ -137,7 +137,7 @@ def test_a_fold_refused_by_a_pool_broken_meanwhile_waits_for_the_next_pool():
     executor = executors.ProcessExecutor(ExecutorSpec("process", workers=3))
     outcomes = list(executor._drain(WorkerDiesIn("sub02"), 3, waiting,
                                     lambda job: started.append(job.fold.name)))
-    assert [(job.fold.name, str(outcome)) for job, outcome in outcomes if isinstance(outcome, str)] == [
+    assert [(job.fold.name, outcome) for job, outcome in outcomes if isinstance(outcome, str)] == [
         ("sub01", "trained sub01")
     ]
     failed = [(job.fold.name, outcome.traceback) for job, outcome in outcomes if not isinstance(outcome, str)]

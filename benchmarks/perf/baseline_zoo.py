@@ -78,11 +78,16 @@ def summary_stem(name: str, dataset: str) -> str:
     return name if dataset == "synth" else f"{name}__{dataset}"
 
 
+def earlier_rows(summary: Path) -> dict:
+    """The rows a summary file already holds: a call for some models keeps the others' rows."""
+    return json.loads(summary.read_text())["rows"] if summary.is_file() else {}
+
+
 def timing(models: tuple[str, ...], dataset: str, device: str, note: str, threads: int) -> None:
     """Seed 0 of each model at ``threads`` threads, into a scratch folder: wall time against the target."""
     stem = summary_stem("baseline_zoo_timing", dataset)
     summary = SUMMARY / f"{stem}.json"
-    rows = json.loads(summary.read_text())["rows"] if summary.is_file() else {}  # models timed before
+    rows = earlier_rows(summary)
     with tempfile.TemporaryDirectory() as scratch:
         for model in models:
             log = SUMMARY / "logs" / f"{model}-{dataset}-timing.log"
@@ -128,9 +133,8 @@ def main() -> None:
             for label, future in futures.items():
                 print(f"{label}: {future.result()} s", flush=True)
     stem = summary_stem("baseline_zoo", args.dataset)
-    previous = SUMMARY / f"{stem}.json"
-    report = json.loads(previous.read_text()) if previous.is_file() else {"rows": {}}
-    rows = {**report["rows"], **summarize(models, args.dataset)}
+    summary = SUMMARY / f"{stem}.json"
+    rows = {**earlier_rows(summary), **summarize(models, args.dataset)}
     report = {
         "dataset": args.dataset,
         "protocol": "loso",
@@ -144,7 +148,7 @@ def main() -> None:
         "rows": rows,
     }
     SUMMARY.mkdir(parents=True, exist_ok=True)
-    previous.write_text(json.dumps(report, indent=1))
+    summary.write_text(json.dumps(report, indent=1))
     table = markdown_table(rows, "LOSO s, sum of folds (1 thread)")
     (SUMMARY / f"{stem}.md").write_text(table + f"\nWhile measuring: {args.note}.\n")
     print(table)
