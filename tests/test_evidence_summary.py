@@ -1,6 +1,6 @@
 """The evidence scripts' seed summaries: the numbers the README quotes come from here."""
 
-from benchmarks.perf._evidence import markdown_table, summarize_runs
+from experiments.perf._evidence import markdown_table, summarize_runs
 
 
 def run(seed: int, uf1: float, uar: float, accuracy: float, fold_seconds: list[float]) -> dict:

@@ -16,6 +16,7 @@ from zoo.engine.trainer import SELECTION_RULES
 from zoo.models import count_parameters, create_model
 from zoo.models.htnet import Attention, HTNet, block_centres, from_blocks, tile_blocks, to_blocks
 from zoo.models.rcn import class_activation_attention
+from zoo.models.ststnet import OfficialSTSTNet, STSTNet
 
 BASELINES = ("ststnet", "off-apexnet", "dual-inception", "rcn", "htnet")
 
@@ -68,6 +69,50 @@ def test_exact_parameter_count_and_logits_shape(name, num_classes):
     with torch.device("meta"):
         inputs = {key: torch.empty(4, PREPARED_CHANNELS[key], size, size) for key in model.inputs.keys}
         assert model(**inputs).shape == (4, num_classes)
+
+
+def test_ststnet_one_stream_form_is_the_release_three_streams():
+    """The registered one-stream STSTNet draws the same initial weights as the release's three
+    streams (and leaves the generator where they leave it), saves and loads the release's state
+    dict, and computes the same logits and gradients from the same weights."""
+    torch.manual_seed(7)
+    release = OfficialSTSTNet(3, drop_rate=0.0)
+    after_release = torch.rand(3)
+    torch.manual_seed(7)
+    fused = STSTNet(3, drop_rate=0.0)
+    assert torch.equal(torch.rand(3), after_release)
+    release_state, fused_state = release.state_dict(), fused.state_dict()
+    assert list(fused_state) == list(release_state)
+    assert all(torch.equal(fused_state[k], release_state[k]) for k in release_state)
+    assert count_parameters(fused) == count_parameters(release) == 1_683
+
+    generator = torch.Generator().manual_seed(1)
+    flow, strain = torch.rand(16, 2, 28, 28, generator=generator), torch.rand(16, 1, 28, 28, generator=generator)
+    labels = torch.arange(16) % 3
+    for net in (release, fused):  # one training step's forward and backward from the same weights
+        torch.nn.functional.cross_entropy(net(flow, strain), labels).backward()
+    release_grads = {
+        "conv.weight": torch.cat([stream[0].weight.grad for stream in release.streams]),
+        "bn.weight": torch.cat([stream[2].weight.grad for stream in release.streams]),
+        "fc.weight": release.fc.weight.grad,
+    }
+    for name, expected in release_grads.items():
+        got = fused.get_parameter(name).grad
+        torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4 * expected.abs().max().item())
+    release_state, fused_state = release.state_dict(), fused.state_dict()
+    for key in release_state:  # batch statistics: running mean and variance
+        torch.testing.assert_close(fused_state[key], release_state[key], rtol=1e-4, atol=1e-5)
+    release.eval(), fused.eval()
+    torch.testing.assert_close(fused(flow, strain), release(flow, strain), rtol=1e-4, atol=1e-4)
+
+    # each form loads the other's weights, and then both give the same logits
+    other = OfficialSTSTNet(3).eval()
+    other.load_state_dict(fused.state_dict())
+    torch.testing.assert_close(other(flow, strain), fused(flow, strain), rtol=1e-5, atol=1e-5)
+    again = STSTNet(3).eval()
+    again.load_state_dict(release.state_dict())
+    torch.testing.assert_close(again(flow, strain), release(flow, strain), rtol=1e-5, atol=1e-5)
+    assert again.conv.weight.shape == (16, 3, 3, 3) and again.bn.running_mean.shape == (16,)
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from zoo.cli import app
 from zoo.models import create_model
 from zoo.pretrain.checkpoints import load_pretrained, pretrained_for
 from zoo.pretrain.ma2mi import FINAL, STATE, MA2MIConfig, parse_gap, pretrain_ma2mi
-from zoo.pretrain.weights import checkpoint_meta, read_tensors, save_checkpoint
+from zoo.io.weights import checkpoint_meta, read_tensors, save_checkpoint
 
 TINY = {"width": 4}
 

@@ -1,4 +1,4 @@
-"""The linear probe of benchmarks/perf/ma2mi_probe.py: features, LOSO folds, metrics, checkpoints."""
+"""The linear probe of experiments/perf/ma2mi_probe.py: features, LOSO folds, metrics, checkpoints."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import torch
 
 from benchmarks.datasets import load_dataset
 from benchmarks.files import cache_home
-from benchmarks.perf.ma2mi_probe import action_features, linear_probe, probe_dataset
+from experiments.perf.ma2mi_probe import action_features, linear_probe, probe_dataset
 from benchmarks.preprocess import PreprocessConfig, prepare
 from fixtures.mer_layouts import write_casme2
 from zoo.models import create_model
-from zoo.pretrain.weights import save_checkpoint
+from zoo.io.weights import save_checkpoint
 
 CLASSES = ("happiness", "disgust", "repression", "surprise", "others")
 ROWS = [

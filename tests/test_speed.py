@@ -1,9 +1,9 @@
-"""benchmarks/perf/speed.py's pieces: FLOP counting, the naive loop on one fold, the report."""
+"""experiments/perf/speed.py's pieces: FLOP counting, the naive loop on one fold, the report."""
 
 import pytest
 import torch
 
-from benchmarks.perf.speed import (
+from experiments.perf.speed import (
     COLUMNS,
     FrameClips,
     markdown,

@@ -36,7 +36,7 @@ from benchmarks.synthetic import (
 from registry import DATASETS
 
 # The appearance model of synth-v2 (gain calibrated on the baselines:
-# benchmarks/perf/results/synth_v2_calibration.md).
+# experiments/perf/results/synth_v2_calibration.md).
 APPEARANCE_V2 = AppearanceConfig()
 # CASME II's counts (255 clips, 26 subjects): clips per subject vary as there, and seed 58 is
 # the first whose draws of them add up to 255.

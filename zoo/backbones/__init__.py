@@ -19,7 +19,7 @@ from timm.models import get_pretrained_cfg
 
 from registry import BACKBONES
 from registry.errors import ConfigError, UnknownNameError
-from zoo.hub.client import hub_errors
+from zoo.io.hub_client import hub_errors
 
 SAFETENSORS = "model.safetensors"  # the file timm's Hub repos publish their weights in
 

@@ -20,7 +20,8 @@ from benchmarks.records import DatasetIndex
 from registry import DATASETS, MODELS
 from zoo.bench.plan import BenchPlan
 from zoo.engine.determinism import determinism_settings
-from zoo.engine.trainer import SELECTION_RULES
+from zoo.engine.allocator import keep_freed_memory
+from zoo.engine.trainer import SELECTION_RULES, cpu_description
 from zoo.models import count_parameters, create_model
 
 
@@ -113,4 +114,6 @@ def environment(executor: dict[str, Any]) -> dict[str, Any]:
         "torch_threads": executor["threads_per_fold"],  # CPU results are reproducible at equal thread counts
         "executor": executor,
         "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
+        "cpu": cpu_description(),
+        "allocator": keep_freed_memory(),
     }

@@ -12,7 +12,8 @@ from huggingface_hub import constants
 from registry import CHECKPOINTS
 from registry.errors import ConfigError
 from zoo.cli import app, console
-from zoo.hub import client, repo
+from zoo.hub import repo
+from zoo.io import hub_client as client
 
 
 def commit_message(publication: repo.Publication) -> str:

@@ -17,7 +17,7 @@ from registry import MODELS
 from registry.errors import CheckpointError
 from zoo.engine.trainer import FoldOutcome, InputNormalizer
 from zoo.models import create_model
-from zoo.pretrain.weights import checkpoint_meta, load_weights, save_checkpoint
+from zoo.io.weights import checkpoint_meta, load_weights, save_checkpoint
 
 KIND = "fold"
 

@@ -25,7 +25,7 @@ STSTNet); ``shared`` runs one grouped convolution and one masked batch norm for 
 dispatch overhead, which is small next to the convolution and elementwise work at batch 256,
 and many folds at once make each activation too big for the caches: STSTNet with 4 folds
 stacked ran at 0.95x the speed of fold by fold, with all 68 MEGC 2019 folds at 0.38x
-(``benchmarks/perf/stacked_folds.py``; 2 shared cores, under load).
+(``experiments/perf/stacked_folds.py``; 2 shared cores, under load).
 """
 
 from __future__ import annotations
@@ -115,6 +115,10 @@ class StackedLayer(nn.Module):
         )
 
 
+def _channels_last(x: torch.Tensor) -> bool:
+    return x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+
+
 class StackedConv2d(StackedLayer):
     """``Conv2d``; in the ``shared`` layout one grouped convolution serves every fold."""
 
@@ -131,11 +135,15 @@ class StackedConv2d(StackedLayer):
         if not self.shared:
             return super().forward(x)
         conv, folds = self.template, self.folds.folds
+        # in x's memory layout (a channels-last convolution rounds differently, and dropout
+        # draws its masks in the layout of what it is given)
+        layout = torch.channels_last if _channels_last(x) else torch.contiguous_format
         grouped = x.unflatten(0, (folds, -1)).transpose(0, 1).flatten(1, 2)  # [rows, folds * channels, ...]
         bias = self.bias.flatten() if self.bias is not None else None
         weight, groups = self.weight.flatten(0, 1), conv.groups * folds
-        out = F.conv2d(grouped, weight, bias, conv.stride, conv.padding, conv.dilation, groups)
-        return out.unflatten(1, (folds, -1)).transpose(0, 1).flatten(0, 1)
+        out = F.conv2d(grouped.contiguous(memory_format=layout), weight, bias, conv.stride, conv.padding,
+                       conv.dilation, groups)
+        return out.unflatten(1, (folds, -1)).transpose(0, 1).flatten(0, 1).contiguous(memory_format=layout)
 
 
 class StackedBatchNorm(nn.Module):
@@ -216,7 +224,7 @@ class StackedDropout(nn.Module):
         masks = []
         rows = x.shape[0] // self.folds.folds
         for size, generator in zip(self.folds.sizes, self.generators):
-            noise = torch.empty((size, *x.shape[1:]), dtype=x.dtype, device=x.device)
+            noise = torch.empty_like(x[:size])  # x's memory layout, in which F.dropout draws its masks
             masks.append(_pad_rows(noise.bernoulli_(1 - self.p, generator=generator).div_(1 - self.p), rows))
         return x * torch.cat(masks)
 

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 from benchmarks.metrics import unweighted_f1
 from registry.errors import ConfigError
+from zoo.engine.allocator import keep_freed_memory
 from zoo.engine.augment import AugmentConfig, augment
 from zoo.engine.checkpoint import FoldCheckpoint
 from zoo.engine.determinism import make_deterministic
@@ -39,6 +40,7 @@ PRECISIONS = {
     "bf16": "bfloat16 autocast (weights, loss and optimizer in float32); channels-last on CPU",
 }
 NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # /proc/cpuinfo flags of bf16 arithmetic
+PRESCALE_BYTES = 256 << 20  # training inputs up to this size (as float) are scaled once per fold
 
 
 @dataclass(frozen=True)
@@ -183,11 +185,20 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def cpu_description() -> dict:
+    """This machine's CPU as a measured figure should name it: model, and the vector extensions
+    that decide its speed (``/proc/cpuinfo``; empty where there is none)."""
+    cpuinfo = Path("/proc/cpuinfo")
+    text = cpuinfo.read_text() if cpuinfo.is_file() else ""
+    flags = set(text.split())
+    model = next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")), None)
+    return {"model": model, "flags": [f for f in ("avx2", "avx512f", *NATIVE_BF16_FLAGS) if f in flags]}
+
+
 def cpu_has_native_bf16() -> bool:
     """Whether this CPU does bf16 arithmetic in hardware (AVX512-BF16 or AMX). Elsewhere oneDNN
     emulates it, slower than fp32, so a bf16 run there would only cost accuracy."""
-    cpuinfo = Path("/proc/cpuinfo")
-    flags = set(cpuinfo.read_text().split()) if cpuinfo.is_file() else set()
+    flags = cpu_description()["flags"]
     return torch.ops.mkldnn._is_mkldnn_bf16_supported() and any(f in flags for f in NATIVE_BF16_FLAGS)
 
 
@@ -267,6 +278,19 @@ def to_channels_last(
     }
 
 
+def prescaled(
+    train: FoldData, keys: tuple[str, ...], normalize: InputNormalizer, augmentation: AugmentConfig,
+    device: torch.device,
+) -> dict[str, torch.Tensor] | None:
+    """Every training input scaled once, on ``device``, when no augmentation changes them from
+    epoch to epoch and they fit in ``PRESCALE_BYTES``; ``None``: scale each batch as it is drawn.
+    Scaling is per sample, so a batch cut from these is the batch scaled on its own."""
+    size = sum(train.inputs[k].numel() for k in keys) * 4
+    if augmentation.active or size > PRESCALE_BYTES:
+        return None
+    return normalize({k: train.inputs[k] for k in keys}, device)
+
+
 def fit_predict(
     build: Callable[[], nn.Module],
     train: FoldData,
@@ -279,6 +303,7 @@ def fit_predict(
     """Train a fresh model from ``build`` on ``train`` and predict ``test``. With ``checkpoint``,
     continue from its saved state (the outcome is the same as without) and save it as it says."""
     started = time.perf_counter()
+    keep_freed_memory()
     if cfg.deterministic:
         make_deterministic()
     torch.manual_seed(cfg.seed)
@@ -306,6 +331,7 @@ def fit_predict(
         optimizer, lambda epoch: cfg.lr_decay ** min(epoch, decay_epochs)
     )
     weight = class_weights(train.labels, num_classes).to(device) if cfg.class_balanced else None
+    scaled = prescaled(train, keys, normalize, cfg.augment, device)
     losses: list[float] = []
     best = (-1.0, cfg.epochs, None)
     training = (cfg.to_dict(), model, optimizer, scheduler, generator)
@@ -317,16 +343,19 @@ def fit_predict(
     for epoch in range(len(losses) + 1, cfg.epochs + 1):
         model.train()
         order = torch.randperm(len(train), generator=generator)
-        total, seen = 0.0, 0
+        total, seen = torch.zeros((), dtype=torch.float64, device=device), 0
         for start in range(0, len(order), cfg.batch_size):
             rows = order[start : start + cfg.batch_size]
             if len(rows) < 2:  # batch norm cannot train on a single sample
                 continue
-            batch = normalize(
-                {k: train.inputs[k][rows] for k in keys},
-                device,
-                lambda inputs: augment(inputs, cfg.augment, generator),
-            )
+            if scaled is not None:
+                batch = {k: v[rows.to(device)] for k, v in scaled.items()}
+            else:
+                batch = normalize(
+                    {k: train.inputs[k][rows] for k in keys},
+                    device,
+                    lambda inputs: augment(inputs, cfg.augment, generator),
+                )
             batch = to_channels_last(batch, device, cfg.precision)
             labels = train.labels[rows].to(device)
             with autocast(device, cfg.precision):
@@ -335,10 +364,10 @@ def fit_predict(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            total += loss.item() * len(rows)
+            total += loss.detach().double() * len(rows)  # read once per epoch: no sync per step
             seen += len(rows)
         scheduler.step()
-        losses.append(total / max(seen, 1))
+        losses.append(total.item() / max(seen, 1))
         if validation is not None:
             val_pred = predict(model, validation, normalize, device, cfg.batch_size, cfg.precision).argmax(1)
             score = unweighted_f1(validation.labels.tolist(), val_pred.tolist(), num_classes)

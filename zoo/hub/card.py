@@ -9,12 +9,10 @@ crafted option value or dataset name cannot inject links, HTML or headings.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-if TYPE_CHECKING:
-    from zoo.hub.repo import Publication
+from zoo.hub.publication import Publication
 
 TASK = "video-classification"
 METRICS = (("uf1", "UF1"), ("uar", "UAR"), ("accuracy", "Accuracy"))
@@ -58,7 +56,7 @@ def eval_results(result: dict) -> list[EvalResult]:
     ]
 
 
-def render(publication: "Publication", repo_id: str, license: str) -> str:
+def render(publication: Publication, repo_id: str, license: str) -> str:
     config = publication.config
     name = repo_id.split("/")[-1]
     if publication.kind == "run":

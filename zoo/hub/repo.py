@@ -33,7 +33,8 @@ from registry import DATASETS, MACRO, MODELS
 from registry.errors import CheckpointError, ConfigError
 from zoo.engine.saved import fold_meta, load_fold_model, rebuild
 from zoo.hub import card
-from zoo.hub.client import (
+from zoo.hub.publication import Publication
+from zoo.io.hub_client import (
     HubError,
     Reference,
     cache_unchanged_on_failure,
@@ -43,7 +44,7 @@ from zoo.hub.client import (
     verified,
 )
 from registry.options import model_options
-from zoo.pretrain.weights import checkpoint_meta, load_weights, sha256_of
+from zoo.io.weights import checkpoint_meta, load_weights, sha256_of
 
 CONFIG = "config.json"
 CARD = "README.md"
@@ -58,17 +59,6 @@ SHA256 = re.compile(r"[0-9a-f]{64}")
 
 class NotACheckpoint(HubError):
     """A repo (or local path) that is not a mer-zoo checkpoint."""
-
-
-@dataclass(frozen=True)
-class Publication:
-    """Local files ready to push: the config (without digests), the files, the card's facts."""
-
-    kind: str
-    config: dict
-    files: dict[str, Path]  # path in the repo -> local file
-    result: dict | None = None  # kind "run"
-    checkpoint: dict | None = None  # kind "pretraining": the checkpoint's metadata
 
 
 def _mer_zoo_version() -> str | None:

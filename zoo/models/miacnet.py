@@ -183,7 +183,7 @@ def _unit_range(maps: torch.Tensor) -> torch.Tensor:
 def init_from_imagenet(model: MIACNet, backbone: str, weights: str) -> None:
     """ImageNet weights for the action trunk: timm's published ones (fetched through timm's Hub
     loading into the Hugging Face cache), or a local safetensors state dict (``weights=PATH``)."""
-    from zoo.pretrain.weights import load_weights
+    from zoo.io.weights import load_weights
 
     if backbone in BACKBONES:
         raise ConfigError(

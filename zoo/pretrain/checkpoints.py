@@ -16,10 +16,10 @@ from benchmarks.files import cache_home, local_path, portable_path
 from benchmarks.macro import overlapping_subjects
 from registry import CHECKPOINTS, MODELS, PRETRAINERS
 from registry.errors import CheckpointError, ConfigError
-from zoo.hub.client import fetch_verified, is_reference, parse_reference
+from zoo.io.hub_client import fetch_verified, is_reference, parse_reference
 from zoo.hub.repo import fetch_pretraining
 from registry.options import model_options
-from zoo.pretrain.weights import LoadReport, checkpoint_meta, load_weights, sha256_of
+from zoo.io.weights import LoadReport, checkpoint_meta, load_weights, sha256_of
 
 
 def pretrained_for(

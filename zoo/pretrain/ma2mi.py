@@ -45,7 +45,7 @@ from zoo.engine.trainer import IMAGENET_MEAN, IMAGENET_STD, resolve_device
 from zoo.models import create_model
 from registry.options import model_options as resolve_options
 from zoo.models.miacnet import MIACNet, position_branch
-from zoo.pretrain.weights import checkpoint_meta, read_tensors, save_checkpoint
+from zoo.io.weights import checkpoint_meta, read_tensors, save_checkpoint
 
 CITATION = (
     "Li, H., Niu, X., Zhao, Y. From Macro to Micro: Boosting micro-expression recognition "

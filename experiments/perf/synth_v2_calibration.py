@@ -8,7 +8,7 @@ bench --protocol holdout`` runs it (same plan, budget, preprocessing and fold se
 runner's own functions). ``--gain v1`` runs synth version 1 (no appearance) on the same fold,
 to compare the hold-out with the published full-LOSO figures of version 1.
 
-    python benchmarks/perf/synth_v2_calibration.py --gain 0.3 [--model diff_resnet18]
+    python -m experiments.perf.synth_v2_calibration --gain 0.3 [--model diff_resnet18]
 
 Each finished (gain, model) is stored in ``results/synth_v2_calibration.json`` and reused;
 ``results/synth_v2_calibration.md`` is rendered from it after every run.
@@ -80,7 +80,7 @@ def render(store: dict) -> str:
     lines = [
         "# synth v2: calibration of the appearance gain",
         "",
-        "Written by `benchmarks/perf/synth_v2_calibration.py` (not by hand). Target: `flow_resnet18`",
+        "Written by `experiments/perf/synth_v2_calibration.py` (not by hand). Target: `flow_resnet18`",
         f"and `diff_resnet18` both within UF1 {TARGET[0]}-{TARGET[1]} under the synth budget (15 epochs, "
         "112 px).",
         "Each try trains on the `holdout` protocol's fold of a seed (a seeded quarter of the subjects held",

@@ -8,7 +8,7 @@ subject; predictions of all folds are pooled into UF1/UAR by ``benchmarks/metric
 exactly as a benchmark run's are. The branch is never trained here, so the probe measures
 what its weights already separate.
 
-    python benchmarks/perf/ma2mi_probe.py --dataset synth-v2 --opt width=16 \\
+    python -m experiments.perf.ma2mi_probe --dataset synth-v2 --opt width=16 \\
         [--checkpoint ma2mi-synth-macro|PATH] [--seed 0]
 
 Prints the result and writes ``results/ma2mi_probe__<dataset>__<init>__seed<seed>.json``.

@@ -4,9 +4,9 @@ Writes a fixture in CASME II's raw layout (coding sheet with its unnamed columns
 ``CASME2_RAW_selected/subNN/EPxx/imgN.jpg``; each clip holds 5 frames around its
 onset/apex/offset instead of ~70, because only those three frames are read), then times
 the real command line twice: cold (computing the cache, Farneback flow, 2 workers) and
-warm (the cache exists). Results go to ``benchmarks/perf/results/data_prepare.json``.
+warm (the cache exists). Results go to ``experiments/perf/results/data_prepare.json``.
 
-    python benchmarks/perf/data_prepare.py [--workers 2] [--keep DIR]
+    python -m experiments.perf.data_prepare [--workers 2] [--keep DIR]
 """
 
 from __future__ import annotations

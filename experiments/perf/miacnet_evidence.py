@@ -5,9 +5,9 @@ Runs are ``zoo bench`` processes (one thread each, ``--jobs`` at a time) writing
 result files into ``leaderboard/results/``; a run whose result file already exists is not
 repeated. The MA2MI checkpoint is made once first (timed), through the same recipe
 ``zoo bench miacnet-ma2mi`` uses. The summary (mean +- std over seeds, timings) goes to
-``benchmarks/perf/results/miacnet_evidence.{json,md}``.
+``experiments/perf/results/miacnet_evidence.{json,md}``.
 
-    ZOO_CACHE=/tmp/zc-evidence python benchmarks/perf/miacnet_evidence.py --jobs 2
+    ZOO_CACHE=/tmp/zc-evidence python -m experiments.perf.miacnet_evidence --jobs 2
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from benchmarks.perf._evidence import SUMMARY, bench, existing, markdown_table, summarize_runs
+from experiments.perf._evidence import SUMMARY, bench, existing, markdown_table, summarize_runs
 from zoo.pretrain.checkpoints import checkpoint_file
 
 WIDTH = "16"  # the CPU-sized trunk (see docs/miacnet.md); the paper's is width=64

@@ -11,12 +11,12 @@ covers the whole fold (STSTNet, HTNet: 256 > ~140 training clips) would take one
 step per epoch under it. ``OVERRIDES`` gives such models what they need, each with its
 reason, and the result file records every value and its source.
 Result files are the published leaderboard rows (``leaderboard/results/``); a run already
-there is not repeated. Summary: ``benchmarks/perf/results/baseline_zoo.{json,md}`` for
+there is not repeated. Summary: ``experiments/perf/results/baseline_zoo.{json,md}`` for
 ``synth``, ``baseline_zoo__<dataset>.{json,md}`` for another dataset.
 
-    python benchmarks/perf/baseline_zoo.py [--dataset synth-v2] [--models ststnet,mmnet] [--note "CI ran beside it"]
-    python benchmarks/perf/baseline_zoo.py --device cuda --models mmnet,htnet   # the heavy ones, on a GPU
-    python benchmarks/perf/baseline_zoo.py --timing --models ststnet,rcn   # the 10-minute target, alone
+    python -m experiments.perf.baseline_zoo [--dataset synth-v2] [--models ststnet,mmnet] [--note "CI ran beside it"]
+    python -m experiments.perf.baseline_zoo --device cuda --models mmnet,htnet   # the heavy ones, on a GPU
+    python -m experiments.perf.baseline_zoo --timing --models ststnet,rcn   # the 10-minute target, alone
 
 The published runs share the cores, so their times are upper bounds. ``--timing`` measures the
 target as a user meets it: seed 0 of each model, alone on the machine, on every core (or on
@@ -37,7 +37,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from benchmarks.perf._evidence import SUMMARY, bench, existing, markdown_table, summarize_runs
+from experiments.perf._evidence import SUMMARY, bench, existing, markdown_table, summarize_runs
 
 SEEDS = (0, 1, 2)
 MODELS = ("ststnet", "off-apexnet", "dual-inception", "timm-flow", "timm-diff", "timm-apex", "rcn", "htnet",

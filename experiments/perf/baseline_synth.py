@@ -3,10 +3,10 @@ in under 5 minutes on 2 CPU cores, UF1 and UAR >= 0.7, peak memory under 4 GiB; 
 frame-difference baseline above chance but below saturation (UF1 < 0.95).
 
 Runs each command as a user would, in a fresh process with a cold preprocessing cache,
-and writes ``benchmarks/perf/results/baseline_synth.json``; the result files go to
+and writes ``experiments/perf/results/baseline_synth.json``; the result files go to
 ``leaderboard/results/`` (the published leaderboard rows).
 
-    python benchmarks/perf/baseline_synth.py
+    python -m experiments.perf.baseline_synth
 """
 
 from __future__ import annotations

@@ -10,9 +10,9 @@ the folds are the runner's jobs (same seeds). Both ways train the first ``--fold
 for ``--epochs`` epochs; the per-step time is taken between the ends of the first and the
 last epoch (so set-up, ``torch.compile`` and prediction are left out), and the two ways'
 predictions are compared. ``--full`` also trains the whole recipe stacked (all folds, the
-official epochs). Writes ``benchmarks/perf/results/stacked_folds.{json,md}``.
+official epochs). Writes ``experiments/perf/results/stacked_folds.{json,md}``.
 
-    python benchmarks/perf/stacked_folds.py [--folds 4] [--epochs 3] [--threads 1] [--compile] [--full]
+    python -m experiments.perf.stacked_folds [--folds 4] [--epochs 3] [--threads 1] [--compile] [--full]
 """
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ def markdown(report: dict) -> str:
     lines = [
         "# Stacked folds: STSTNet, official recipe, `megc2019-flow` fixture",
         "",
-        f"Written by `benchmarks/perf/stacked_folds.py` ({report['date']}). {report['cpus']} CPUs, "
+        f"Written by `experiments/perf/stacked_folds.py` ({report['date']}). {report['cpus']} CPUs, "
         f"torch threads {report['threads']}, {report['dtype']}, torch {report['torch']}; load average "
         f"{load}. Timings are under load unless the load average says otherwise.",
         "",

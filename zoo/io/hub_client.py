@@ -31,7 +31,7 @@ from huggingface_hub.file_download import repo_folder_name
 from huggingface_hub.utils import validate_repo_id
 
 from registry.errors import ConfigError, ZooError
-from zoo.pretrain.weights import sha256_of
+from zoo.io.weights import sha256_of
 
 PREFIX = "hf:"  # marks a Hub reference where a path or a registered name could also stand
 

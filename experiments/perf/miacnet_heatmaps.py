@@ -7,7 +7,7 @@ weights kept, as ``zoo bench ... --save-weights`` does; 60 epochs instead of the
 learnt. For each class the first correctly predicted test clip is drawn (else the class's first
 clip, labelled with what the model said), through ``zoo explain`` as a user would.
 
-    python benchmarks/perf/miacnet_heatmaps.py [--work /tmp/miacnet-heatmaps]
+    python -m experiments.perf.miacnet_heatmaps [--work /tmp/miacnet-heatmaps]
 """
 
 from __future__ import annotations

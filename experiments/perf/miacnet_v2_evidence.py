@@ -9,11 +9,11 @@ ma2mi --seed S``), and the LOSO run of seed S fine-tunes from the pre-training o
 spread over seeds covers both. Runs are ``zoo bench`` processes (one thread each, ``--jobs`` at a
 time) writing the published result files into ``leaderboard/results/``; a run or a pre-training
 already done is not repeated, so the script can be stopped and started again. Summary:
-``benchmarks/perf/results/miacnet_v2_evidence.{json,md}``.
+``experiments/perf/results/miacnet_v2_evidence.{json,md}``.
 
-    ZOO_CACHE=/tmp/zc-evidence python benchmarks/perf/miacnet_v2_evidence.py --jobs 2 \\
+    ZOO_CACHE=/tmp/zc-evidence python -m experiments.perf.miacnet_v2_evidence --jobs 2 \\
         [--configs scratch,ma2mi] [--note "what else ran"]
-    python benchmarks/perf/miacnet_v2_evidence.py --device cuda --jobs 1 \\
+    python -m experiments.perf.miacnet_v2_evidence --device cuda --jobs 1 \\
         --configs "paper size scratch,paper size ma2mi"
 """
 
@@ -29,9 +29,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from benchmarks.files import cache_home
-from benchmarks.perf._evidence import SUMMARY, bench, existing, markdown_table, summarize_runs
+from experiments.perf._evidence import SUMMARY, bench, existing, markdown_table, summarize_runs
 from registry.options import model_options
-from zoo.pretrain.weights import checkpoint_meta
+from zoo.io.weights import checkpoint_meta
 
 DATASET, CORPUS = "synth-v2", "synth-macro-v2"
 WIDTH = "16"  # the CPU-sized trunk (docs/miacnet.md); the paper's is width=64

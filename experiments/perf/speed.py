@@ -1,8 +1,8 @@
 """Issue #12 speed evidence: mer-zoo's training stack against the machine's compute floor and
 against a naive per-fold loop written the way published MER code is, in one run.
 
-    python benchmarks/perf/speed.py                          # the full benchmark
-    python benchmarks/perf/speed.py --epochs 1 --folds 1     # a quick check (the table says partial)
+    python -m experiments.perf.speed                          # the full benchmark
+    python -m experiments.perf.speed --epochs 1 --folds 1     # a quick check (the table says partial)
 
 Per dataset x model x executor x precision, writes ``results/speed.csv`` and ``speed.md``:
 
