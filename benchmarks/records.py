@@ -133,6 +133,9 @@ class DatasetIndex:
     # generated data: what made it (generator version and parameters, as its folder's marker
     # records them); empty for recorded datasets
     generator: str = ""
+    # derived inputs a paper released (a few hundred small files): fingerprinted by content, so
+    # every copy of the release is one dataset, and a user's run has the published run's id
+    released: bool = False
 
     @property
     def subjects(self) -> list[str]:
@@ -145,7 +148,7 @@ class DatasetIndex:
         changed whenever the sheet or a used frame is. Generated data: the generator's identity
         instead, so its output is one dataset wherever and whenever it was written (a copy
         written again has new mtimes, and on another CPU a few pixels may round differently;
-        the generator's tests bound that).
+        the generator's tests bound that). Released inputs: the contents of every file used.
         """
         digest = hashlib.sha256()
         if self.generator:
@@ -156,7 +159,11 @@ class DatasetIndex:
                 continue
             for number in sorted({clip.onset, clip.apex, clip.offset}):
                 path = clip.frames.get(number)
-                if path is not None:
+                if path is None:
+                    continue
+                if self.released:
+                    digest.update(f"{number}:{hashlib.sha256(path.read_bytes()).hexdigest()}|".encode())
+                else:
                     stat = path.stat()
                     digest.update(f"{number}:{stat.st_size}:{stat.st_mtime_ns}|".encode())
         return digest.hexdigest()[:16]

@@ -118,7 +118,7 @@ def read_megc2019_flow(root: Path) -> DatasetIndex:
                         f"({', '.join(absent[:5])})")
     if not clips:
         raise DataError(f"{sheet}: no rows; use the sheet from HTNet's repository")
-    return DatasetIndex("megc2019-flow", root, tuple(clips), (), tuple(warnings))
+    return DatasetIndex("megc2019-flow", root, tuple(clips), (), tuple(warnings), released=True)
 
 
 def read_released_clip(clip: Clip, config: PreprocessConfig) -> dict[str, np.ndarray]:

@@ -19,13 +19,13 @@ from leaderboard.store import iter_results
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "leaderboard" / "results"
-SUMMARY = ROOT / "benchmarks" / "perf" / "results"
+SUMMARY = ROOT / "experiments" / "perf" / "results"
 
 
 def existing(model: str, options: dict[str, str], seed: int, dataset: str = "synth",
              overrides: dict[str, object] | None = None,
-             pretraining: Callable[[dict | None], bool] | None = None) -> dict | None:
-    """The published result of this configuration and seed (LOSO), or ``None``; ``pretraining``,
+             pretraining: Callable[[dict | None], bool] | None = None, protocol: str = "loso") -> dict | None:
+    """The published result of this configuration and seed, or ``None``; ``pretraining``,
     if given, must accept the result's ``pretraining`` record."""
     from registry.options import model_options
 
@@ -35,7 +35,7 @@ def existing(model: str, options: dict[str, str], seed: int, dataset: str = "syn
             result["model"]["name"] == model
             and result["seed"] == seed
             and result["dataset"]["name"] == dataset
-            and result["protocol"]["name"] == "loso"
+            and result["protocol"]["name"] == protocol
             and result["model"]["options"] == wanted
             and all(result["hyperparameters"].get(k) == v for k, v in (overrides or {}).items())
             and (pretraining is None or pretraining(result.get("pretraining")))
@@ -46,10 +46,10 @@ def existing(model: str, options: dict[str, str], seed: int, dataset: str = "syn
 
 def bench(model: str, options: dict[str, str], seed: int, log: Path, *, dataset: str = "synth",
           overrides: dict[str, object] | None = None, threads: int | None = None,
-          extra: tuple[str, ...] = (), device: str = "cpu", out: Path = RESULTS) -> float:
-    """One ``zoo bench`` LOSO run into ``out`` (the published rows unless told otherwise); its
-    wall time in seconds."""
-    command = ["zoo", "bench", model, "--dataset", dataset, "--protocol", "loso", "--seed", str(seed),
+          extra: tuple[str, ...] = (), device: str = "cpu", out: Path = RESULTS, protocol: str = "loso") -> float:
+    """One ``zoo bench`` run into ``out`` (the published rows unless told otherwise); its wall
+    time in seconds."""
+    command = ["zoo", "bench", model, "--dataset", dataset, "--protocol", protocol, "--seed", str(seed),
                "--device", device, "--out", str(out), *extra]
     for key, value in options.items():
         command += ["--opt", f"{key}={value}"]
