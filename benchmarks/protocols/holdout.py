@@ -12,7 +12,7 @@ TEST_FRACTION = 0.25
 
 
 @PROTOCOLS.register("holdout", defaults={"test_fraction": TEST_FRACTION})
-def holdout_folds(subjects: list[str], seed: int = 0) -> list[Fold]:
+def holdout_folds(subjects: list[str], seed: int = 0, databases: list[str] | None = None) -> list[Fold]:
     """A single fold with a seeded quarter of the subjects (at least one) held out."""
     unique = sorted(set(subjects), key=natural_key)
     if len(unique) < 2:

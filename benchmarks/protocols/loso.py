@@ -12,7 +12,7 @@ from registry import PROTOCOLS
     citation="Standard MER protocol; MEGC 2019 (See, Yap, Li, Hong, Wang. MEGC 2019 - The "
     "Second Facial Micro-Expressions Grand Challenge. FG 2019).",
 )
-def loso_folds(subjects: list[str], seed: int = 0) -> list[Fold]:
+def loso_folds(subjects: list[str], seed: int = 0, databases: list[str] | None = None) -> list[Fold]:
     """One fold per subject: that subject's clips are the test set, all others train."""
     folds = []
     for subject in sorted(set(subjects), key=natural_key):

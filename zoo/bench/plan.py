@@ -9,9 +9,10 @@ from typing import Any
 
 from benchmarks.datasets import class_set_for, locate
 from benchmarks.preprocess import PreprocessConfig, check_inputs, provided_inputs
+from benchmarks.protocols import check_protocol
 from benchmarks.records import ClassSet, DatasetIndex
 from leaderboard import store
-from registry import DATASETS, MODELS, PROTOCOLS
+from registry import DATASETS, MODELS
 from registry.errors import ConfigError, DataError
 from registry.options import model_options
 from zoo.bench.executors import ExecutorSpec
@@ -135,7 +136,7 @@ def plan_benchmark(spec: BenchSpec) -> BenchPlan:
     """Check names and values and locate the data; raise before anything is written."""
     options = model_options(spec.model, spec.options)
     DATASETS.get(spec.dataset)
-    PROTOCOLS.get(spec.protocol)
+    check_protocol(spec.protocol, spec.dataset)
     class_set = class_set_for(spec.dataset, spec.classes)
     # building the model checks option values, and tells what it reads
     wanted = create_model(spec.model, class_set.num_classes, **options).inputs

@@ -21,10 +21,10 @@ import torch
 
 from benchmarks.files import cache_home, local_path
 from benchmarks.preprocess import prepare
-from benchmarks.protocols import Fold
+from benchmarks.protocols import Fold, make_folds
 from benchmarks.records import DatasetIndex
 from leaderboard import store
-from registry import DATASETS, PROTOCOLS
+from registry import DATASETS
 from registry.errors import FoldError
 from zoo.bench.document import result_document
 from zoo.bench.executors import FoldFailure, open_executor
@@ -102,7 +102,7 @@ def _run_benchmark(plan: BenchPlan, reporter: Reporter, held: ExitStack) -> Path
         make_deterministic()
     prepared = prepare(run.index, plan.preprocess, cache_home(), reporter.preprocessing)
     data = FoldData(prepared.rows(keys), torch.tensor(labels), tuple(subjects))
-    folds = PROTOCOLS.get(spec.protocol).obj(list(subjects), spec.seed)
+    folds = make_folds(spec.protocol, spec.dataset, keys, subjects, spec.seed)
     numbers = {fold.name: number for number, fold in enumerate(folds, start=1)}
     weights = store.weights_dir(store.result_file(out, spec.model, spec.dataset, run_id))
     records, jobs = {}, []

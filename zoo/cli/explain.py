@@ -20,10 +20,10 @@ import typer
 from benchmarks.datasets import class_set_for, locate
 from benchmarks.files import cache_home, local_path
 from benchmarks.preprocess import PreprocessConfig, prepare
-from benchmarks.protocols import Fold
+from benchmarks.protocols import Fold, make_folds
 from zoo.bench import BenchPlan, BenchSpec, fold_seed, plan_benchmark, select_samples
 from leaderboard.store import read_result, weights_dir
-from registry import DATASETS, PROTOCOLS
+from registry import DATASETS
 from registry.errors import ConfigError
 from zoo.cli import app, console
 from zoo.engine.saved import load_fold_model, rebuild
@@ -117,7 +117,7 @@ def explain(
     data = FoldData(
         prepare(index, preprocess, cache_home()).rows(keys), torch.tensor(labels), tuple(subjects)
     )
-    folds = PROTOCOLS.get(spec.protocol).obj(list(subjects), spec.seed)
+    folds = make_folds(spec.protocol, spec.dataset, keys, subjects, spec.seed)
     row = keys.index(clip)
     number, fold = next((n, f) for n, f in enumerate(folds, start=1) if row in f.test)
     if plan is None:
