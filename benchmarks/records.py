@@ -169,6 +169,11 @@ class DatasetIndex:
         return digest.hexdigest()[:16]
 
 
+def subject_of_key(key: str) -> str:
+    """The subject of a clip key (:attr:`Clip.key`), as result files store clips."""
+    return key.split("/", 1)[0]
+
+
 def natural_key(text: str) -> tuple:
     """Sort "sub2" before "sub10"."""
     return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", text))

@@ -2,7 +2,8 @@
 
 A result file is read (schema and version), its fields are checked for the types the
 leaderboard relies on, its run id is recomputed from its identity fields, every stored
-metric (pooled, per fold, per part) is recomputed with :mod:`benchmarks.metrics`, and each
+metric (pooled, per fold, per part) is recomputed with :mod:`benchmarks.metrics`, its stored
+confidence intervals (seeded) with :mod:`benchmarks.significance`, and each
 fold's test subjects are checked against its recorded training subjects. A file that fails
 any of this is not shown; ``zoo leaderboard --check`` lists every failure by file and field.
 """
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from benchmarks.metrics import part_metrics, summarize
+from benchmarks.significance import run_intervals
 from leaderboard.store import ResultFormatError, result_run_id, scan_results
 from registry import DATASETS
 from registry.errors import ConfigError, ZooError
@@ -43,6 +45,7 @@ RESULT_FIELDS = (
     ("pretraining.name", str, False),
     ("metrics", dict, True),
     ("part_metrics", (dict, type(None)), False),
+    ("intervals", dict, False),  # results written before mer-zoo recorded them have none
     ("folds", list, True),
 )
 FOLD_FIELDS = (
@@ -260,6 +263,8 @@ def _check_result(path: Path, result: dict) -> tuple[list[Finding], Run | None]:
         )
     elif result.get("part_metrics") is not None or parts is not None:
         found += differences(result.get("part_metrics"), parts, "part_metrics")
+    if "intervals" in result and not found:  # seeded: recomputed, they are the same numbers
+        found += differences(result["intervals"], run_intervals(samples, classes, part_of), "intervals")
     if found:
         return [Finding(path, where, message) for where, message in found], None
     recorded = all("train_subjects" in fold for fold in result["folds"])

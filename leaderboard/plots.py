@@ -85,7 +85,7 @@ def recall_plot(row: Row, path: Path) -> Path:
 
 
 def overview_plot(table: Table, path: Path) -> Path:
-    """UF1 of each row: every seed, the mean, and the published UF1 where there is one."""
+    """UF1 of each row: every seed, the mean ± std, its 95 % interval, and the published UF1."""
     with matplotlib.rc_context(STYLE):
         rows = [row for row in table.rows if row.reproduced or any(r.uf1 is not None for r in row.published)]
         figure = Figure(figsize=(5.5, 0.9 + 0.32 * max(len(rows), 1)))
@@ -93,6 +93,8 @@ def overview_plot(table: Table, path: Path) -> Path:
         for y, row in enumerate(rows):
             seeds = row.values("uf1")
             if seeds:
+                bounds = row.intervals["uf1"]
+                axes.hlines(y, bounds["low"], bounds["high"], color=REPRODUCED, linewidth=1, alpha=0.6)
                 axes.scatter(seeds, [y] * len(seeds), s=12, color=REPRODUCED, alpha=0.5, linewidths=0)
                 axes.errorbar(
                     row.mean("uf1"),
@@ -111,6 +113,6 @@ def overview_plot(table: Table, path: Path) -> Path:
         axes.set_yticks(range(len(rows)), [label(row) for row in rows])
         axes.invert_yaxis()
         axes.set_xlim(0, 1)
-        axes.set_xlabel("UF1 (dots: seeds, bar: mean ± std, ◇: published)")
+        axes.set_xlabel("UF1 (dots: seeds, bar: mean ± std, line: 95 % subject-bootstrap CI, ◇: published)")
         axes.set_title(table.benchmark.title)
         return save(figure, path)

@@ -28,7 +28,14 @@ LEGEND = (
     f'information). {MACRO_PRECISION} the paper\'s "UAR" is macro-averaged precision, not recall. '
     'Hyper-parameters: "recipe" when the run used the model\'s published recipe, else what differs '
     "(a benchmark budget such as synth's 15 epochs at 112 px differs on purpose). "
-    '"published only": figures that no run here reproduces.'
+    '"published only": figures that no run here reproduces. '
+    "95 % CI: bootstrap interval (BCa, 9,999 resamples, seeded) over the benchmark's subjects, each "
+    "resampled with all its clips in every seed, of the metric of the seed-mean confusion counts. "
+    "vs top: UF1 against the table's top row by a paired permutation test that swaps the two rows' "
+    "predictions subject by subject (9,999 resamples, exact below that); tied: p ≥ 0.05, the "
+    "difference is not significant at 5 %; — : other clips than the top row's, not compared. "
+    "inputs: the dataset the runs read, where a benchmark's clips come in more than one form "
+    "(megc2019-flow: the MEGC 2019 composite as STSTNet's released flow images)."
 )
 
 
@@ -67,6 +74,23 @@ def deltas(row: Row, key: str) -> str:
     return "\n".join(signed(row.delta(r, key)) + markers(r, key) for r in row.published)
 
 
+def ci(row: Row, key: str) -> str:
+    if not row.reproduced:
+        return "—"
+    bounds = row.intervals[key]
+    return f"[{number(bounds['low'])}, {number(bounds['high'])}]"
+
+
+def versus_top(row: Row) -> str:
+    test = row.versus_top
+    if test is None:
+        return "—"
+    if test["top"]:
+        return "top"
+    p_value = "p < 0.001" if test["p_value"] < 0.001 else f"p {test['p_value']:.3f}"
+    return f"{'tied' if test['tied'] else 'below'} ({p_value})"
+
+
 def parameters(count: int | None) -> str:
     if count is None:
         return "—"
@@ -100,27 +124,40 @@ class Column:
     header: str
     text: Callable[[Row], str]
     sort: Callable[[Row], float | None] | None = None  # None: sort by the text
-    published: bool = False  # shown only in a table with published figures
+    shown: Callable[[Table], bool] = lambda table: True  # whether a table has this column
+
+
+def has_published(table: Table) -> bool:
+    return bool(table.published)
+
+
+def has_input_forms(table: Table) -> bool:
+    """Whether some row read another dataset than the benchmark's own (another input form)."""
+    return any(row.inputs not in ("", table.benchmark.dataset) for row in table.rows)
 
 
 def _metric(key: str) -> list[Column]:
     name = {"uf1": "UF1", "uar": "UAR", "accuracy": "accuracy"}[key]
-    columns = [
-        Column(name, lambda row: spread(row, key), lambda row: row.mean(key)),
+    columns = [Column(name, lambda row: spread(row, key), lambda row: row.mean(key))]
+    if key != "accuracy":
+        columns.append(
+            Column(f"{name} 95% CI", lambda row: ci(row, key), lambda row: (row.intervals.get(key) or {}).get("low"))
+        )
+    columns.append(
         Column(
             f"{name} published",
             lambda row: published(row, key),
             lambda row: first([getattr(r, key) for r in row.published]),
-            published=True,
-        ),
-    ]
+            shown=has_published,
+        )
+    )
     if key != "accuracy":
         columns.append(
             Column(
                 f"Δ {name}",
                 lambda row: deltas(row, key),
                 lambda row: first([row.delta(r, key) for r in row.published]),
-                published=True,
+                shown=has_published,
             )
         )
     return columns
@@ -130,7 +167,9 @@ COLUMNS = [
     Column("model", lambda row: row.model),
     Column("variant", lambda row: row.variant),
     Column("pre-training", lambda row: row.pretraining),
+    Column("inputs", lambda row: row.inputs or "published", shown=has_input_forms),
     *_metric("uf1"),
+    Column("vs top", versus_top, lambda row: (row.versus_top or {}).get("p_value")),
     *_metric("uar"),
     Column("accuracy", lambda row: spread(row, "accuracy"), lambda row: row.mean("accuracy")),
     Column("seeds", lambda row: str(len(row.runs)), lambda row: len(row.runs)),
@@ -142,8 +181,9 @@ COLUMNS = [
 
 
 def columns_of(table: Table) -> list[Column]:
-    """The columns of a table: those of published figures only where there are some."""
-    return [column for column in COLUMNS if table.published or not column.published]
+    """The columns of a table: those of published figures only where there are some, the
+    input form only where rows differ in it."""
+    return [column for column in COLUMNS if column.shown(table)]
 
 
 def link(path: Path, base: Path) -> str:
@@ -209,13 +249,20 @@ CSV_FIELDS = [
     "model",
     "variant",
     "pretraining",
+    "inputs",
     "hyperparameters",
     "config",
     "seeds",
     "uf1",
     "uf1_std",
+    "uf1_ci_low",
+    "uf1_ci_high",
     "uar",
     "uar_std",
+    "uar_ci_low",
+    "uar_ci_high",
+    "p_vs_top",
+    "tied_with_top",
     "accuracy",
     "accuracy_std",
     "published_variant",
@@ -263,11 +310,19 @@ def csv_text(tables: list[Table], base: Path) -> str:
                     "model": row.model,
                     "variant": row.variant,
                     "pretraining": row.pretraining,
+                    "inputs": row.inputs,
                     "hyperparameters": recipe(row),
                     "config": row.config,
                     "seeds": " ".join(map(str, row.seeds)),
                     **{f"{k}": _raw(row.mean(k)) for k in ("uf1", "uar", "accuracy")},
                     **{f"{k}_std": _raw(row.std(k)) for k in ("uf1", "uar", "accuracy")},
+                    **{
+                        f"{k}_ci_{end}": _raw(row.intervals[k][end]) if row.reproduced else ""
+                        for k in ("uf1", "uar")
+                        for end in ("low", "high")
+                    },
+                    "p_vs_top": "" if row.versus_top is None else _raw(row.versus_top["p_value"]),
+                    "tied_with_top": "" if row.versus_top is None else str(row.versus_top["tied"]).lower(),
                     "published_variant": _join(r.variant for r in row.published),
                     **{
                         f"published_{k}": _join(_raw(getattr(r, k)) for r in row.published)

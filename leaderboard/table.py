@@ -1,7 +1,11 @@
 """Leaderboard rows: pure functions of checked runs and the models' registered facts.
 
 A benchmark is dataset x class set x protocol, and each part of a composite dataset (MEGC
-2019's SMIC, CASME II and SAMM) is a benchmark of its own beside the composite. Runs that
+2019's SMIC, CASME II and SAMM) is a benchmark of its own beside the composite. A dataset that
+is another input form of a benchmark's clips (``megc2019-flow``: MEGC 2019 as released flow
+images) registers that benchmark, and its rows sit in that benchmark's tables, with the input
+form shown. Every reproduced row carries subject-level 95 % intervals, and each table marks
+the rows whose UF1 is not significantly below its top row's (:mod:`benchmarks.significance`). Runs that
 differ only in their seed form one row (mean and standard deviation over seeds); anything
 else that changes the number (options, pre-training, hyper-parameters, data) makes a
 separate row, so two protocol versions are never mixed. Checkpoints of one pre-training recipe
@@ -17,13 +21,18 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Mapping
 
 import numpy as np
 
-from leaderboard.check import Run
+from benchmarks import significance
+from leaderboard.check import Run, registered_part_of
 from leaderboard.store import result_run_id
+from registry import DATASETS
 from registry.reported import Reported
+
+SIGNIFICANCE = 0.05  # a row whose UF1 differs from the top row's with p >= this is tied with it
 
 
 @dataclass(frozen=True)
@@ -48,6 +57,11 @@ def registered_models() -> dict[str, ModelFacts]:
         )
         for name in MODELS.names()
     }
+
+
+def benchmark_of(dataset: str) -> str:
+    """The benchmark whose clips a dataset holds: itself, or the one it is an input form of."""
+    return DATASETS.get(dataset).meta.get("benchmark", dataset) if dataset in DATASETS else dataset
 
 
 def slug(text: str) -> str:
@@ -100,10 +114,28 @@ class Row:
     metrics: list[dict] = field(default_factory=list)  # per run, recomputed, for this benchmark's part
     published: list[Reported] = field(default_factory=list)
     pretraining_recipe: dict | None = None  # what made its checkpoints, seed left out
+    inputs: str = ""  # the dataset its runs read (an input form of the benchmark); "" published only
+    versus_top: dict | None = None  # UF1 against the table's top row: difference, p_value, tied
 
     @property
     def reproduced(self) -> bool:
         return bool(self.runs)
+
+    @cached_property
+    def counts(self) -> significance.SubjectCounts:
+        """The seed-mean confusion counts of each subject of this benchmark (part)."""
+        part_of = registered_part_of(self.runs[0].result["dataset"]["name"])
+        part = self.benchmark.part
+        seeds = [
+            [s for fold in run.result["folds"] for s in fold["samples"] if part is None or part_of(s["clip"]) == part]
+            for run in self.runs
+        ]
+        return significance.subject_counts(seeds, self.classes)
+
+    @cached_property
+    def intervals(self) -> dict[str, dict]:
+        """95 % subject-bootstrap interval of UF1 and UAR (of the seed-mean); {} published only."""
+        return {m: significance.interval(self.counts, m) for m in significance.METRICS} if self.runs else {}
 
     @property
     def seeds(self) -> list[int]:
@@ -245,12 +277,12 @@ def build_tables(
     rows: dict[tuple[Benchmark, str], Row] = {}
     for run in sorted(runs, key=lambda run: (run.result["seed"], str(run.path))):
         result = run.result
-        if dataset and result["dataset"]["name"] != dataset:
-            continue
         facts = models.get(result["model"]["name"])
         whole = Benchmark(
-            result["dataset"]["name"], result["dataset"]["class_set"], result["protocol"]["name"]
+            benchmark_of(result["dataset"]["name"]), result["dataset"]["class_set"], result["protocol"]["name"]
         )
+        if dataset and dataset not in (whole.dataset, result["dataset"]["name"]):
+            continue
         views = [(whole, run.metrics)] + [
             (Benchmark(whole.dataset, whole.class_set, whole.protocol, part), metrics)
             for part, metrics in sorted(run.parts.items())
@@ -272,6 +304,7 @@ def build_tables(
                     result_run_id(result, seed=0),  # the id of its first seed's run
                     published=[r for r in (facts.reported if facts else ()) if benchmark.holds(r)],
                     pretraining_recipe=recipe,
+                    inputs=result["dataset"]["name"],
                 ),
             )
             row.runs.append(run)
@@ -294,7 +327,26 @@ def build_tables(
             row.published.append(reported)
     for table in tables.values():
         distinguish_pretrainings(table)
-    return [Table(b, sorted(tables[b], key=rank)) for b in sorted(tables, key=Benchmark.order)]
+    built = [Table(b, sorted(tables[b], key=rank)) for b in sorted(tables, key=Benchmark.order)]
+    for table in built:
+        mark_ties(table)
+    return built
+
+
+def mark_ties(table: Table) -> None:
+    """Each reproduced row's UF1 against the table's top row, by a paired permutation test over
+    subjects: ``tied`` when p >= ``SIGNIFICANCE``. Rows on other clips than the top row's (or
+    another class set) are not compared (``versus_top`` stays ``None``)."""
+    reproduced = [row for row in table.rows if row.reproduced]
+    if not reproduced:
+        return
+    top = reproduced[0]
+    top.versus_top = {"difference": 0.0, "p_value": 1.0, "tied": True, "top": True}
+    for row in reproduced[1:]:
+        if row.counts.clips != top.counts.clips or row.classes != top.classes:
+            continue
+        observed, p_value = significance.permutation_test(row.counts, top.counts, "uf1")
+        row.versus_top = {"difference": observed, "p_value": p_value, "tied": p_value >= SIGNIFICANCE, "top": False}
 
 
 def rank(row: Row) -> tuple:

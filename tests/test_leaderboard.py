@@ -105,7 +105,9 @@ def test_published_figures_come_from_the_model_registry(monkeypatch):
     assert row.published == [figure] and row.recipe == ["epochs 15 (recipe 30)"]
     assert row.delta(figure, "uf1") == pytest.approx(0.8647182089805041 - 0.8)
     line = next(line for line in markdown([table], PUBLISHED).splitlines() if line.startswith("| flow"))
-    assert "| 0.865 ± 0.000 | 0.800† | +0.065† | 0.836 ± 0.000 | 0.900† | -0.064† |" in line
+    ci = r"\\\[0\.\d{3}, 0\.\d{3}\\\]"  # Markdown escapes the brackets
+    assert re.search(rf"\| 0\.865 ± 0\.000 \| {ci} \| 0\.800† \| \+0\.065† \| (top|tied \(p [\d.]+\)) "
+                     rf"\| 0\.836 ± 0\.000 \| {ci} \| 0\.900† \| -0\.064† \|", line), line
 
 
 def tamper_uf1(path: Path) -> tuple[str, str]:
@@ -259,3 +261,55 @@ def test_runs_fine_tuned_from_their_own_seeds_checkpoint_of_one_recipe_form_one_
         ("ma2mi on synth-macro-v2, 20 epochs, pixel_weight=1.0", [0, 1, 2]),
         ("ma2mi-synth-macro", [0]),
     ]
+
+
+def test_megc2019_flow_rows_sit_in_the_megc2019_tables_with_their_input_form(tmp_path):
+    write_fixture_results(tmp_path / "results")
+    tables = build_tables(load_runs([tmp_path / "results"]).runs, FIXTURE_MODELS)
+    benchmarks = {(t.benchmark.dataset, t.benchmark.part) for t in tables}
+    assert not any(dataset == "megc2019-flow" for dataset, _ in benchmarks)
+    for part in (None, "casme2", "samm", "smic"):
+        (table,) = [t for t in tables if (t.benchmark.dataset, t.benchmark.part) == ("megc2019", part)]
+        by_model = {row.model: row for row in table.rows}
+        assert by_model["gamma"].inputs == "megc2019-flow" and by_model["alpha"].inputs == "megc2019"
+        assert by_model["gamma"].seeds == [0, 1]
+        if part is None:  # gamma's paper figure of the composite beside its reproduction from flow images
+            assert [r.uf1 for r in by_model["gamma"].published] == [0.72]
+            assert by_model["gamma"].delta(by_model["gamma"].published[0], "uf1") == pytest.approx(
+                by_model["gamma"].mean("uf1") - 0.72)
+    markdown_text = markdown(tables, tmp_path)
+    section = markdown_text.split("## megc2019 · megc2019-3 · loso\n")[1].split("\n## ")[0]
+    header = next(line for line in section.splitlines() if line.startswith("| model"))
+    assert "| pre-training | inputs | UF1 |" in header and "| gamma | default | none | megc2019-flow |" in section
+    csv_rows = [line for line in csv_text(tables, tmp_path).splitlines() if ",gamma," in line and "megc2019" in line]
+    assert len(csv_rows) == 4 and all(line.startswith("megc2019,megc2019-3,loso,") for line in csv_rows)
+    assert all(",megc2019-flow," in line for line in csv_rows)
+
+
+def test_rows_carry_subject_intervals_and_ties_with_the_top_row(tmp_path):
+    write_fixture_results(tmp_path / "results")
+    tables = build_tables(load_runs([tmp_path / "results"]).runs, FIXTURE_MODELS)
+    (table,) = [t for t in tables if (t.benchmark.dataset, t.benchmark.part) == ("megc2019", None)]
+    top, other = [row for row in table.rows if row.reproduced]
+    assert top.versus_top == {"difference": 0.0, "p_value": 1.0, "tied": True, "top": True}
+    assert other.versus_top["difference"] == pytest.approx(other.mean("uf1") - top.mean("uf1"), abs=0.05)
+    assert other.versus_top["tied"] == (other.versus_top["p_value"] >= 0.05)
+    for row in (top, other):
+        low, high = row.intervals["uf1"]["low"], row.intervals["uf1"]["high"]
+        assert 0 <= low <= high <= 1 and row.intervals["uf1"]["method"] in ("BCa", "percentile")
+    header = csv_text(tables, tmp_path).splitlines()[0].split(",")
+    assert {"uf1_ci_low", "uf1_ci_high", "uar_ci_low", "uar_ci_high", "p_vs_top", "tied_with_top"} <= set(header)
+
+
+def test_check_recomputes_the_stored_intervals_and_fails_on_a_tampered_one(tmp_path, monkeypatch, capsys):
+    result = make_result("alpha", 0, dataset="megc2019", options={"width": 8, "tag": ""})
+    path = write_result(tmp_path, result)
+    assert zoo(monkeypatch, capsys, "leaderboard", "--check", "--results", tmp_path)[0] == 0
+    stored = result["intervals"]["parts"]["smic"]["uar"]["high"]
+    tampered = json.loads(path.read_text())
+    tampered["intervals"]["parts"]["smic"]["uar"]["high"] = round(stored + 0.01, 6)
+    path.write_text(json.dumps(tampered))
+    status, out, err = zoo(monkeypatch, capsys, "leaderboard", "--check", "--results", tmp_path)
+    assert status == 2
+    assert f"FAIL {path}: intervals.parts.smic.uar.high: stored {round(stored + 0.01, 6)}, recomputed from the " \
+           f"predictions {stored}" in out

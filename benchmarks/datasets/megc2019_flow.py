@@ -145,6 +145,7 @@ DATASETS.register(
     class_sets={"3": "megc2019-3"},
     restricted=True,
     part_of=part_of,
+    benchmark="megc2019",  # the same clips, classes and protocol as megc2019, as released flow images
     provides=ProvidedInputs(keys=("flow", "strain"), size=SIZE, flow="tvl1", scaling="minmax",
                             prepare_clip=read_released_clip),
     # the released flow is min-max scaled per image, so its zero is lost: mirroring (which

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from benchmarks.metrics import part_metrics, summarize
+from benchmarks.significance import run_intervals
 from benchmarks.records import DatasetIndex
 from registry import DATASETS, MODELS
 from zoo.bench.plan import BenchPlan
@@ -42,6 +43,7 @@ def result_document(
     y_true = [s["label"] for s in samples]
     y_pred = [s["prediction"] for s in samples]
     kept = set(keys)
+    part_of = DATASETS.get(spec.dataset).meta.get("part_of")
     return {
         "run_id": run_id,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -78,7 +80,8 @@ def result_document(
         },
         "environment": environment(executor),
         "metrics": summarize(y_true, y_pred, plan.class_set.classes),
-        "part_metrics": part_metrics(samples, DATASETS.get(spec.dataset).meta.get("part_of"), plan.class_set.classes),
+        "part_metrics": part_metrics(samples, part_of, plan.class_set.classes),
+        "intervals": run_intervals(samples, plan.class_set.classes, part_of),
         "folds": records,
     }
 

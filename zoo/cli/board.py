@@ -26,14 +26,16 @@ TERMINAL_COLUMNS = (
     "model",
     "variant",
     "pre-training",
+    "inputs",
     "UF1",
+    "UF1 95% CI",
+    "vs top",
     "UF1 published",
     "Δ UF1",
-    "UAR",
-    "accuracy",
     "seeds",
 )
-LEGEND_SHORT = f"{LEAKS} chosen on the test subject, {MACRO_PRECISION} UAR is macro-precision"
+LEGEND_SHORT = (f"{LEAKS} chosen on the test subject, {MACRO_PRECISION} UAR is macro-precision; CI: subject "
+                "bootstrap; tied: UF1 not significantly below the top row (paired permutation test, p ≥ 0.05)")
 
 
 def say(text: str, to=console) -> None:
@@ -74,7 +76,7 @@ def terminal_table(table: Table) -> RichTable:
     columns = [c for c in columns if c not in shared]
     title = " · ".join([table.benchmark.title] + [f"{c.header} {c.text(table.rows[0])}" for c in shared])
     differs = any(row.recipe for row in table.rows)
-    caption = [LEGEND_SHORT] if table.published else []
+    caption = [LEGEND_SHORT]
     caption += ["* hyper-parameters differ from the model's published recipe"] if differs else []
     rich = RichTable(title=Text(title), title_justify="left", caption="; ".join(caption) or None)
     for column in columns:

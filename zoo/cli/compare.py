@@ -1,0 +1,45 @@
+"""``zoo compare``: is one run (or configuration) really better than another on the same clips?"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from leaderboard.compare import compare_runs, load_side
+from zoo.cli import app, console
+
+
+def _p(value: float) -> str:
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
+@app.command()
+def compare(
+    result_a: Path = typer.Argument(..., help="Result file of A (zoo bench's results/*.json)."),
+    result_b: Path = typer.Argument(..., help="Result file of B, on the same clips and classes."),
+    seeds: bool = typer.Option(False, "--seeds", help="Each side: every seed of its configuration in its folder, "
+                               "compared as seed-means."),
+    as_json: bool = typer.Option(False, "--json", help="Print the comparison as JSON."),
+) -> None:
+    """A minus B: UF1/UAR differences with paired 95 % intervals over subjects and permutation p-values."""
+    report = compare_runs(load_side(result_a, seeds), load_side(result_b, seeds))
+    if as_json:
+        console.print_json(json.dumps(report))
+        return
+    sides = [f"{s['model']} on {s['dataset']} (seeds {', '.join(map(str, s['seeds']))})" for s in (report["a"], report["b"])]
+    table = Table(title=f"A: {sides[0]}\nB: {sides[1]}\n{report['subjects']} subjects, {report['clips']} clips",
+                  title_justify="left", caption=report["test"])
+    for header in ("", "A − B", "95% CI", "p"):
+        table.add_column(header, justify="left" if not header else "right")
+    scopes = [("", {k: report[k] for k in ("uf1", "uar")})] + [(f"{part} ", v) for part, v in report["parts"].items()]
+    for scope, metrics in scopes:
+        for metric, test in metrics.items():
+            low, high = test["ci"]
+            table.add_row(f"{scope}{metric.upper()}", f"{test['difference']:+.3f}", f"[{low:+.3f}, {high:+.3f}]",
+                          _p(test["p_value"]))
+    for name, value in report["recall"].items():
+        table.add_row(f"recall {name}", f"{value:+.3f}", "", "")
+    console.print(table)
