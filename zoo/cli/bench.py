@@ -27,6 +27,11 @@ def parse_options(pairs: list[str]) -> dict[str, Any]:
     return options
 
 
+def given(**values: Any) -> dict[str, Any]:
+    """The hyper-parameters given on the command line (the rest come from the recipe)."""
+    return {k: v for k, v in values.items() if v is not None}
+
+
 def parse_every(value: str) -> int | None:
     """``auto`` -> None (the runner's automatic interval), else a whole number of epochs."""
     if value == "auto":
@@ -100,62 +105,84 @@ def result_table(result: dict) -> Table:
     return table
 
 
+# Options zoo bench and zoo train share (the recipe, the data, the model): one declaration each.
+DATASET_OPTION = typer.Option("synth", "--dataset", "-d", help="Dataset (zoo list datasets).")
+CLASSES_OPTION = typer.Option(None, "--classes", help="Class set, e.g. 5 or 3.")
+EPOCHS_OPTION = typer.Option(None, "--epochs", help="Training epochs per fold.")
+BATCH_SIZE_OPTION = typer.Option(None, "--batch-size", help="Mini-batch size.")
+LR_OPTION = typer.Option(None, "--lr", help="Peak learning rate.")
+WEIGHT_DECAY_OPTION = typer.Option(None, "--weight-decay")
+INPUT_SIZE_OPTION = typer.Option(None, "--input-size", help="Square input size in px.")
+SELECTION_OPTION = typer.Option(
+    None, "--selection", help="last: last epoch; val: best epoch on training-subject validation."
+)
+CLASS_BALANCED_OPTION = typer.Option(
+    None, "--class-balanced/--no-class-balanced", help="Inverse-frequency class weights."
+)
+AUGMENT_OPTION = typer.Option(
+    None, "--augment", help=f"Training augmentation: {', '.join(AUGMENTATIONS)}."
+)
+PRECISION_OPTION = typer.Option(
+    None,
+    "--precision",
+    help="fp32 (default) or bf16: bf16 autocast (and channels-last on CPU), only where the "
+    "device computes bf16 natively (CPUs with AVX512-BF16 or AMX, most CUDA GPUs).",
+)
+OPT_OPTION = typer.Option([], "--opt", help="Model option KEY=VALUE (repeatable).")
+SEED_OPTION = typer.Option(0, "--seed")
+DEVICE_OPTION = typer.Option("auto", "--device", help="cpu, cuda or auto.")
+DATA_ROOT_OPTION = typer.Option(None, "--data-root", help="Folder of the dataset.")
+PRETRAINED_OPTION = typer.Option(
+    None,
+    "--pretrained",
+    help="Fine-tune from a checkpoint: a safetensors PATH, a model folder of zoo train, a NAME (zoo list checkpoints) "
+    "or a Hub pre-training hf:ORG/NAME[@REVISION].",
+)
+ALLOW_PARTIAL_OPTION = typer.Option(
+    False,
+    "--allow-partial",
+    help="Load only the checkpoint tensors that fit the model, and report the rest.",
+)
+CHECKPOINT_EVERY_OPTION = typer.Option(
+    "auto",
+    "--checkpoint-every",
+    help="Save a fold's training state every N epochs so a re-run continues mid-fold; 0: never; "
+    "auto: once 2 minutes have passed since the last save.",
+)
+DETERMINISTIC_OPTION = typer.Option(
+    False, "--deterministic", help="Deterministic CUDA kernels (CPU runs are reproducible anyway)."
+)
+
+
 @app.command()
 def bench(
     model: str = typer.Argument(..., help="Registered model name (zoo list models)."),
-    dataset: str = typer.Option("synth", "--dataset", "-d", help="Dataset (zoo list datasets)."),
-    classes: Optional[str] = typer.Option(None, "--classes", help="Class set, e.g. 5 or 3."),
+    dataset: str = DATASET_OPTION,
+    classes: Optional[str] = CLASSES_OPTION,
     protocol: str = typer.Option("loso", "--protocol", help="Evaluation protocol (zoo list protocols)."),
-    epochs: Optional[int] = typer.Option(None, "--epochs", help="Training epochs per fold."),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Mini-batch size."),
-    lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate."),
-    weight_decay: Optional[float] = typer.Option(None, "--weight-decay"),
-    input_size: Optional[int] = typer.Option(None, "--input-size", help="Square input size in px."),
-    selection: Optional[str] = typer.Option(
-        None, "--selection", help="last: last epoch; val: best epoch on training-subject validation."
-    ),
-    class_balanced: Optional[bool] = typer.Option(
-        None, "--class-balanced/--no-class-balanced", help="Inverse-frequency class weights."
-    ),
-    augment: Optional[str] = typer.Option(
-        None, "--augment", help=f"Training augmentation: {', '.join(AUGMENTATIONS)}."
-    ),
-    precision: Optional[str] = typer.Option(
-        None,
-        "--precision",
-        help="fp32 (default) or bf16: bf16 autocast (and channels-last on CPU), only where the "
-        "device computes bf16 natively (CPUs with AVX512-BF16 or AMX, most CUDA GPUs).",
-    ),
-    opt: list[str] = typer.Option([], "--opt", help="Model option KEY=VALUE (repeatable)."),
-    seed: int = typer.Option(0, "--seed"),
-    device: str = typer.Option("auto", "--device", help="cpu, cuda or auto."),
-    data_root: Optional[Path] = typer.Option(None, "--data-root", help="Folder of the dataset."),
+    epochs: Optional[int] = EPOCHS_OPTION,
+    batch_size: Optional[int] = BATCH_SIZE_OPTION,
+    lr: Optional[float] = LR_OPTION,
+    weight_decay: Optional[float] = WEIGHT_DECAY_OPTION,
+    input_size: Optional[int] = INPUT_SIZE_OPTION,
+    selection: Optional[str] = SELECTION_OPTION,
+    class_balanced: Optional[bool] = CLASS_BALANCED_OPTION,
+    augment: Optional[str] = AUGMENT_OPTION,
+    precision: Optional[str] = PRECISION_OPTION,
+    opt: list[str] = OPT_OPTION,
+    seed: int = SEED_OPTION,
+    device: str = DEVICE_OPTION,
+    data_root: Optional[Path] = DATA_ROOT_OPTION,
     out: Path = typer.Option(Path("results"), "--out", help="Results directory."),
-    pretrained: Optional[str] = typer.Option(
-        None,
-        "--pretrained",
-        help="Fine-tune from a checkpoint: a safetensors PATH, a NAME (zoo list checkpoints) "
-        "or a Hub pre-training hf:ORG/NAME[@REVISION].",
-    ),
-    allow_partial: bool = typer.Option(
-        False,
-        "--allow-partial",
-        help="Load only the checkpoint tensors that fit the model, and report the rest.",
-    ),
+    pretrained: Optional[str] = PRETRAINED_OPTION,
+    allow_partial: bool = ALLOW_PARTIAL_OPTION,
     save_weights: bool = typer.Option(
         False,
         "--save-weights",
         help="Keep each fold's final weights (safetensors) beside the result, for zoo explain and zoo push.",
     ),
-    checkpoint_every: str = typer.Option(
-        "auto",
-        "--checkpoint-every",
-        help="Save a fold's training state every N epochs so a re-run continues mid-fold; 0: never; "
-        "auto: once 2 minutes have passed since the last save.",
-    ),
-    deterministic: bool = typer.Option(
-        False, "--deterministic", help="Deterministic CUDA kernels (CPU runs are reproducible anyway)."
-    ),
+    checkpoint_every: str = CHECKPOINT_EVERY_OPTION,
+    deterministic: bool = DETERMINISTIC_OPTION,
     executor: str = typer.Option(
         "local", "--executor", help=f"Where folds run: {', '.join(EXECUTORS)} (process: this machine's cores)."
     ),
@@ -169,21 +196,10 @@ def bench(
     gpus_per_fold: float = typer.Option(0.0, "--gpus-per-fold", help="--executor ray: GPUs each fold requests."),
 ) -> None:
     """Benchmark MODEL on a dataset (default: the embedded synthetic one) and save the result."""
-    overrides = {
-        k: v
-        for k, v in dict(
-            epochs=epochs,
-            batch_size=batch_size,
-            lr=lr,
-            weight_decay=weight_decay,
-            input_size=input_size,
-            selection=selection,
-            class_balanced=class_balanced,
-            augment=augment,
-            precision=precision,
-        ).items()
-        if v is not None
-    }
+    overrides = given(
+        epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, input_size=input_size,
+        selection=selection, class_balanced=class_balanced, augment=augment, precision=precision,
+    )
     spec = BenchSpec(
         model=model,
         dataset=dataset,

@@ -23,6 +23,8 @@ def commit_message(publication: repo.Publication) -> str:
             f"mer-zoo: {config['model']} on {config['dataset']} ({config['class_set']}, "
             f"{config['protocol']}), run {config['run_id']}"
         )
+    if publication.kind == "model":
+        return f"mer-zoo: {config['model']} trained on every subject of {config['dataset']}, {config['train_id']}"
     return f"mer-zoo: {config['pretraining']['pretrainer']} pre-training of {config['model']}"
 
 
@@ -36,7 +38,8 @@ def say(text: str) -> None:
 @app.command()
 def push(
     path: Path = typer.Argument(
-        ..., help="A result file of `zoo bench --save-weights`, or a `zoo pretrain` output folder or file."
+        ..., help="A result file of `zoo bench --save-weights`, a model folder of `zoo train`, or a `zoo pretrain` "
+        "output folder or file."
     ),
     repo_id: str = typer.Option(..., "--repo", help="ORG/NAME on the Hub; created if it does not exist."),
     revision: Optional[str] = typer.Option(

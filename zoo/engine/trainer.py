@@ -291,17 +291,28 @@ def prescaled(
     return normalize({k: train.inputs[k] for k in keys}, device)
 
 
-def fit_predict(
+@dataclass
+class Fitted:
+    """A trained model as :func:`fit` leaves it: eval mode, its input scaling, how it trained."""
+
+    model: nn.Module
+    normalizer: InputNormalizer
+    device: torch.device
+    selected_epoch: int
+    losses: list[float]
+    seconds: float
+
+
+def fit(
     build: Callable[[], nn.Module],
     train: FoldData,
-    test: FoldData,
     cfg: TrainConfig,
     num_classes: int,
     on_epoch: Callable[[int, float], None] | None = None,
     checkpoint: FoldCheckpoint | None = None,
-) -> FoldOutcome:
-    """Train a fresh model from ``build`` on ``train`` and predict ``test``. With ``checkpoint``,
-    continue from its saved state (the outcome is the same as without) and save it as it says."""
+) -> Fitted:
+    """Train a fresh model from ``build`` on ``train``. With ``checkpoint``, continue from its
+    saved state (the outcome is the same as without) and save it as it says."""
     started = time.perf_counter()
     keep_freed_memory()
     if cfg.deterministic:
@@ -381,13 +392,29 @@ def fit_predict(
     if validation is not None and best[2] is not None:
         model.load_state_dict(best[2])
         selected = best[1]
-    probabilities = predict(model, test, normalize, device, cfg.batch_size, cfg.precision)
+    model.eval()
+    return Fitted(model, normalize, device, selected, losses, time.perf_counter() - started)
+
+
+def fit_predict(
+    build: Callable[[], nn.Module],
+    train: FoldData,
+    test: FoldData,
+    cfg: TrainConfig,
+    num_classes: int,
+    on_epoch: Callable[[int, float], None] | None = None,
+    checkpoint: FoldCheckpoint | None = None,
+) -> FoldOutcome:
+    """Train a fresh model from ``build`` on ``train`` (:func:`fit`) and predict ``test``."""
+    fitted = fit(build, train, cfg, num_classes, on_epoch, checkpoint)
+    predicting = time.perf_counter()
+    probabilities = predict(fitted.model, test, fitted.normalizer, fitted.device, cfg.batch_size, cfg.precision)
     return FoldOutcome(
         predictions=probabilities.argmax(1).tolist(),
         probabilities=[[round(p, 5) for p in row] for row in probabilities.tolist()],
-        selected_epoch=selected,
-        losses=[round(x, 5) for x in losses],
-        seconds=round(time.perf_counter() - started, 2),
-        weights={k: v.contiguous() for k, v in model.state_dict().items()},  # bf16 on CPU: channels-last
-        normalizer=normalize.state(),
+        selected_epoch=fitted.selected_epoch,
+        losses=[round(x, 5) for x in fitted.losses],
+        seconds=round(fitted.seconds + time.perf_counter() - predicting, 2),
+        weights={k: v.contiguous() for k, v in fitted.model.state_dict().items()},  # bf16 on CPU: channels-last
+        normalizer=fitted.normalizer.state(),
     )

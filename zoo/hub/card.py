@@ -73,6 +73,16 @@ def render(publication: Publication, repo_id: str, license: str) -> str:
             eval_results=eval_results(result),
         )
         body = _run_body(name, repo_id, result, license)
+    elif publication.kind == "model":
+        data = ModelCardData(
+            library_name="mer-zoo",
+            license=license,
+            tags=["mer-zoo", "micro-expression-recognition", config["model"]],
+            datasets=[config["dataset"]],
+            model_name=name,
+            pipeline_tag=TASK,
+        )
+        body = _model_body(name, repo_id, config, license)
     else:
         meta = publication.checkpoint
         data = ModelCardData(
@@ -149,6 +159,50 @@ def _run_body(name: str, repo_id: str, result: dict, license: str) -> str:
     lines += ["", "## Licence", "", _licence_note(license, dataset["name"])]
     if model.get("citation"):
         lines += ["", "## Citation", "", md(model["citation"])]
+    return "\n".join(lines) + "\n"
+
+
+def _model_body(name: str, repo_id: str, config: dict, license: str) -> str:
+    lines = [
+        f"# {md(name)}",
+        "",
+        f"{md(config['model'])} ({_options(config['options'])}) trained by `zoo train` on every subject of "
+        f"{md(config['dataset'])} ({md(len(config['subjects']))} subjects, {md(config['num_clips'])} clips), class "
+        f"set {md(config['class_set'])} ({', '.join(md(c) for c in config['classes'])}), seed {md(config['seed'])}, "
+        f"epoch {md(config['selected_epoch'])} of {md(config['hyperparameters'].get('epochs'))}. Its LOSO "
+        "benchmark is `zoo bench` with the same settings; this model has seen every subject, so it is not "
+        "to be evaluated on them.",
+        "",
+        "## Training",
+        "",
+        "| hyper-parameter | value | from |",
+        "|---|---|---|",
+    ]
+    sources = config.get("hyperparameter_sources", {})
+    lines += [f"| {md(k)} | {md(v)} | {md(sources.get(k, ''))} |" for k, v in sorted(config["hyperparameters"].items())]
+    inputs = config["inputs"]
+    lines += [
+        "",
+        f"Inputs: {', '.join(md(k) for k in inputs['keys'])} from "
+        f"{'frames' if inputs['source'] == 'frames' else md(inputs['source']) + ' released inputs'}, preprocessed as "
+        f"{_options(config['preprocessing'])}.",
+        "",
+        "## Use",
+        "",
+        "```bash",
+        f"zoo predict hf:{repo_id} --onset onset.jpg --apex apex.jpg",
+        "```",
+        "",
+        "```python",
+        "import zoo",
+        f'model, preprocess = zoo.load("hf:{repo_id}")',
+        'print(zoo.predict(model, preprocess, onset="onset.jpg", apex="apex.jpg"))',
+        "```",
+        "",
+        "## Licence",
+        "",
+        _licence_note(license, config["dataset"]),
+    ]
     return "\n".join(lines) + "\n"
 
 

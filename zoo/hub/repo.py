@@ -7,7 +7,8 @@ Layout of a pushed repo::
                                  classes, inputs, preprocessing; and the sha256 of every
                                  other file of the repo
     README.md                    model card (:mod:`zoo.hub.card`)
-    model.safetensors            kind "pretraining": a pre-training checkpoint (``zoo pretrain``)
+    model.safetensors            kind "pretraining": a pre-training checkpoint (``zoo pretrain``);
+                                 kind "model": a model trained on every subject (``zoo train``)
     result.json                  kind "run": the run's result file
     weights/<fold>.safetensors   kind "run": each fold's final weights (``--save-weights``)
 
@@ -31,6 +32,7 @@ from huggingface_hub.errors import RemoteEntryNotFoundError
 from leaderboard.store import read_result, weights_dir
 from registry import DATASETS, MACRO, MODELS
 from registry.errors import CheckpointError, ConfigError
+from zoo.engine import trained
 from zoo.engine.saved import fold_meta, load_fold_model, rebuild
 from zoo.hub import card
 from zoo.hub.publication import Publication
@@ -48,11 +50,9 @@ from zoo.io.weights import checkpoint_meta, load_weights, sha256_of
 
 CONFIG = "config.json"
 CARD = "README.md"
-SCHEMA = "mer-zoo/checkpoint"
-SCHEMA_VERSION = 1
-LIBRARY = "mer-zoo"
-KINDS = ("run", "pretraining")
-PRETRAINED_FILE = "model.safetensors"
+SCHEMA, SCHEMA_VERSION, LIBRARY = trained.SCHEMA, trained.SCHEMA_VERSION, trained.LIBRARY  # one for both
+KINDS = ("run", "pretraining", "model")
+PRETRAINED_FILE = trained.WEIGHTS
 RESULT_FILE = "result.json"
 SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -74,13 +74,15 @@ def local_publication(path: Path) -> Publication:
     path = Path(path).expanduser()
     if path.is_file() and path.suffix == ".json":
         return _run_publication(path)
+    if (path / trained.CONFIG).is_file():
+        return _model_publication(path)
     candidates = sorted(path.glob("*.safetensors")) if path.is_dir() else [path] if path.is_file() else []
     made = [p for p in candidates if p.suffix == ".safetensors" and checkpoint_meta(p).get("pretrainer")]
     if len(made) == 1:
         return _pretraining_publication(made[0])
     raise NotACheckpoint(
-        f"{path}: neither a result file of `zoo bench --save-weights` nor a pre-training output "
-        "of `zoo pretrain` (a folder or file holding one pre-training checkpoint)"
+        f"{path}: neither a result file of `zoo bench --save-weights`, a model folder of `zoo train`, nor a "
+        "pre-training output of `zoo pretrain` (a folder or file holding one pre-training checkpoint)"
     )
 
 
@@ -122,6 +124,13 @@ def _run_publication(path: Path) -> Publication:
     return Publication("run", config, files, result=result)
 
 
+def _model_publication(folder: Path) -> Publication:
+    """A model folder of ``zoo train``, checked to rebuild and load before anything is sent."""
+    _, _, config = trained.load_trained(folder)
+    kept = {k: v for k, v in config.items() if k not in ("library_name", "schema", "schema_version")}
+    return Publication("model", kept, {trained.WEIGHTS: folder / trained.WEIGHTS})
+
+
 def _pretraining_publication(path: Path) -> Publication:
     meta = checkpoint_meta(path)
     net = rebuild(meta["model"], 2, meta["model_options"])  # the head is not pre-trained
@@ -143,9 +152,9 @@ def generated_data(publication: Publication) -> bool:
     """Whether the weights were trained only on data mer-zoo generates (its own licence applies);
     a dataset this mer-zoo does not know counts as not generated."""
     registry, name = (
-        (DATASETS, publication.config["dataset"])
-        if publication.kind == "run"
-        else (MACRO, publication.config["pretraining"]["corpus"])
+        (MACRO, publication.config["pretraining"]["corpus"])
+        if publication.kind == "pretraining"
+        else (DATASETS, publication.config["dataset"])
     )
     return name in registry and bool(registry.get(name).meta.get("generated"))
 
@@ -237,6 +246,18 @@ def pull(reference: Reference) -> Pulled:
             path = download(reference.repo_id, name, commit)
             files[name] = verified(path, entry["sha256"], f"{reference.repo_id}@{commit}/{name}")
     return Pulled(reference, commit, config_path.parent, config, files)
+
+
+def fetch_model(text: str, message: Callable[[str], None] = print) -> Path:
+    """The folder of a pushed ``zoo train`` model, ``hf:ORG/NAME[@REVISION]`` (its snapshot)."""
+    pulled = pull(parse_reference(text))
+    if pulled.config["kind"] != "model":
+        raise CheckpointError(
+            f"{text} holds a {pulled.config['kind']}, not a model trained by zoo train; zoo predict takes the "
+            "output of `zoo train` (pushed with `zoo push`)"
+        )
+    message(f"{text}: commit {pulled.commit}, checked, in {pulled.folder}")
+    return pulled.folder
 
 
 def fetch_pretraining(text: str, message: Callable[[str], None] = print) -> Path:

@@ -21,8 +21,10 @@ SHOWN = 12  # keys listed per kind in an error message
 
 
 def save_checkpoint(path: Path, tensors: dict[str, torch.Tensor], meta: dict) -> Path:
-    """Write ``tensors`` and the JSON-able ``meta`` atomically as one safetensors file."""
-    tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    """Write ``tensors`` and the JSON-able ``meta`` atomically as one safetensors file. Each
+    tensor is written as its own copy: a state dict's tensors may be views of one another
+    (STSTNet's per-stream keys of its one-stream weights), which safetensors refuses."""
+    tensors = {k: v.detach().cpu().clone(memory_format=torch.contiguous_format) for k, v in tensors.items()}
     return atomic_write(
         Path(path), lambda p: save_file(tensors, str(p), metadata={META_KEY: json.dumps(meta)})
     )

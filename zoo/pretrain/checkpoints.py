@@ -1,4 +1,5 @@
-"""Fine-tuning from a pre-trained checkpoint: resolve ``--pretrained PATH|NAME|hf:ORG/NAME``,
+"""Fine-tuning from a pre-trained checkpoint: resolve ``--pretrained PATH|NAME|hf:ORG/NAME``
+(a ``PATH`` is a checkpoint file or a model folder of ``zoo train``),
 fetch a published one from the Hub (checked against its sha256) or produce a registered
 recipe checkpoint on first use (cached under ``$ZOO_CACHE``), load it into a fresh model, and
 describe it for the result file."""
@@ -16,6 +17,7 @@ from benchmarks.files import cache_home, local_path, portable_path
 from benchmarks.macro import overlapping_subjects
 from registry import CHECKPOINTS, MODELS, PRETRAINERS
 from registry.errors import CheckpointError, ConfigError
+from zoo.engine.trained import WEIGHTS as TRAINED_WEIGHTS, read_trained_config
 from zoo.io.hub_client import fetch_verified, is_reference, parse_reference
 from zoo.hub.repo import fetch_pretraining
 from registry.options import model_options
@@ -46,9 +48,11 @@ def pretrained_for(
         return None, options
     if is_reference(name):
         parse_reference(name)  # a malformed reference fails here, before any work
+    elif Path(name).expanduser().is_dir():
+        read_trained_config(Path(name).expanduser())  # a folder must be a model of zoo train
     elif not Path(name).expanduser().is_file() and name not in CHECKPOINTS:
         raise CheckpointError(
-            f"--pretrained {name}: no such file, no registered checkpoint of that name "
+            f"--pretrained {name}: no such file or model folder, no registered checkpoint of that name "
             "(zoo list checkpoints) and not a Hub reference hf:ORG/NAME[@REVISION]"
         )
     base = model_options(model)
@@ -69,6 +73,8 @@ def checkpoint_file(
     path = local_path(name)
     if path.is_file():
         return path
+    if path.is_dir():  # a model of zoo train: its weights, which say what they cover
+        return path / TRAINED_WEIGHTS
     row = CHECKPOINTS.get(name).obj
     if "repo" in row:
         return fetch_verified(row["repo"], row["revision"], row["file"], row["sha256"])
