@@ -280,20 +280,28 @@ def check_stackable(configs: Sequence[TrainConfig]) -> TrainConfig:
 
 class StackedOptimizer:
     """AdamW or SGD (as ``fit_predict`` configures them) over stacked parameters, with each
-    fold's own step count: folds marked inactive in a step keep their weights and state."""
+    fold's own step count: folds marked inactive in a step keep their weights and state. On CPU
+    AdamW is torch's fused kernel on each fold's slices, as ``fit`` runs it; elsewhere the same
+    update elementwise over all folds."""
 
     def __init__(self, params: Sequence[nn.Parameter], cfg: TrainConfig, folds: int):
         self.params, self.cfg = list(params), cfg
         self.steps = torch.zeros(folds, dtype=torch.float64)
         moments = 2 if cfg.optimizer == "adamw" else 1
         self.state = [[torch.zeros_like(p) for _ in range(moments)] for p in self.params]
+        # fit() runs torch's fused AdamW on CPU: the same kernel, per fold, with each fold's
+        # step count as the tensor it keeps (float32)
+        self.fused_steps = [torch.zeros(folds, dtype=torch.float32) for _ in self.params]
 
     @torch.no_grad()
     def step(self, active: torch.Tensor, lr: float) -> None:
         self.steps += active
         cfg = self.cfg
-        for param, state in zip(self.params, self.state):
+        for param, state, fused_steps in zip(self.params, self.state, self.fused_steps):
             if param.grad is None:
+                continue
+            if cfg.optimizer == "adamw" and param.device.type == "cpu":
+                self._fused_adamw(param, state, fused_steps, active, lr)
                 continue
             shape = (-1,) + (1,) * (param.dim() - 1)
             keep = active.to(param.device).view(shape)
@@ -316,6 +324,20 @@ class StackedOptimizer:
                 updated = torch.add(param, new_momentum, alpha=-lr)
                 momentum.copy_(torch.where(keep, new_momentum, momentum))
             param.copy_(torch.where(keep, updated, param))
+
+    def _fused_adamw(self, param: torch.Tensor, state: list[torch.Tensor], steps: torch.Tensor,
+                     active: torch.Tensor, lr: float) -> None:
+        """torch's fused AdamW kernel on each active fold's slice, as ``torch.optim.AdamW(fused=True)``
+        calls it for that fold's own tensors."""
+        folds = [f for f in range(len(steps)) if active[f]]
+        counts = [steps[f : f + 1].view(()) for f in folds]
+        torch._foreach_add_(counts, 1)
+        exp_avg, exp_avg_sq = state
+        torch._fused_adamw_(
+            [param[f] for f in folds], [param.grad[f] for f in folds], [exp_avg[f] for f in folds],
+            [exp_avg_sq[f] for f in folds], [], counts, lr=lr, beta1=ADAM_BETAS[0], beta2=ADAM_BETAS[1],
+            weight_decay=self.cfg.weight_decay, eps=ADAM_EPS, amsgrad=False, maximize=False,
+        )
 
     def zero_grad(self) -> None:
         for param in self.params:
