@@ -32,9 +32,12 @@ from registry.errors import ConfigError
 from zoo.backbones import create_backbone
 from zoo.backbones.mmnet import PositionCalibration
 
+PAPER = (  # the MA2MI / MIACNet paper (also the citation of the MA2MI pre-trainer)
+    "Li, H., Niu, H., Zhao, F. (University of Science and Technology of China). From Macro to Micro: "
+    "Boosting micro-expression recognition via pre-training on macro-expression videos. arXiv 2405.16451, 2024."
+)
 CITATION = (
-    "Li, H., Niu, X., Zhao, Y. From Macro to Micro: Boosting micro-expression recognition via "
-    "pre-training on macro-expression videos. arXiv 2405.16451, 2024. Trunk and training "
+    f"{PAPER} Trunk and training "
     "recipe after Li, H., Sui, M., Zhu, Z., Zhao, F. MMNet: Muscle motion-guided network for "
     "micro-expression recognition. IJCAI 2022."
 )

@@ -44,13 +44,10 @@ from zoo.engine.augment import AugmentConfig, augment
 from zoo.engine.trainer import IMAGENET_MEAN, IMAGENET_STD, resolve_device
 from zoo.models import create_model
 from registry.options import model_options as resolve_options
-from zoo.models.miacnet import MIACNet, position_branch
+from zoo.models.miacnet import PAPER, MIACNet, position_branch
 from zoo.io.weights import checkpoint_meta, read_tensors, save_checkpoint
 
-CITATION = (
-    "Li, H., Niu, X., Zhao, Y. From Macro to Micro: Boosting micro-expression recognition "
-    "via pre-training on macro-expression videos. arXiv 2405.16451, 2024."
-)
+CITATION = PAPER
 FINAL = "ma2mi.safetensors"
 STATE = "state.safetensors"
 # Model options that shape the pre-trained weights; the rest (fusion, head) are fine-tuning's.
