@@ -9,6 +9,7 @@ started again. ``--note`` records what else ran on the machine in ``real_data_ru
 
     python -m experiments.perf.real_data --data-root ~/data/HTNet/datasets [--only ststnet] [--protocol loso]
     python -m experiments.perf.real_data --data-root ... --list      # the plan and what is published
+    python -m experiments.perf.real_data --summary                   # real_data.md from the published runs
 
 The inputs are not part of mer-zoo: get them from HTNet's repository (README, "Results on real
 data").
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from experiments.perf._evidence import SUMMARY, bench, existing
+from experiments.perf._evidence import RESULTS, SUMMARY, bench, existing
 
 DATASET = "megc2019-flow"
 SEEDS = (0, 1, 2)
@@ -66,15 +67,43 @@ def record(entry: dict) -> None:
     RUNS_FILE.write_text(json.dumps([*runs, entry], indent=1) + "\n")
 
 
+def summary() -> str:
+    """The published real-data rows as the README shows them: per model and protocol, the whole
+    composite and each part, reproduced mean ± std over seeds, the published figures and Δ."""
+    from leaderboard.check import load_runs
+    from leaderboard.render import ci, number, spread, versus_top
+    from leaderboard.table import build_tables, registered_models
+
+    tables = build_tables(load_runs([RESULTS]).runs, registered_models(), DATASET)
+    lines = ["| protocol | part | model | seeds | UF1 | UF1 95% CI | UAR | published UF1 / UAR | Δ UF1 | vs top |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for table in tables:
+        for row in (r for r in table.rows if r.reproduced and r.inputs == DATASET):
+            published = "; ".join(f"{number(r.uf1)} / {number(r.uar)}{'‡' if r.uar_is == 'macro-precision' else ''}"
+                                  f"{'†' if r.leaks_test_subject else ''} ({r.variant})" for r in row.published) or "—"
+            deltas = "; ".join(f"{row.delta(r, 'uf1'):+.3f}" for r in row.published) or "—"
+            name = row.model + ("" if row.variant == "default" else f" ({row.variant})")
+            lines.append(f"| {table.benchmark.protocol} | {table.benchmark.part or 'all'} | {name} | {len(row.runs)} | "
+                         f"{spread(row, 'uf1')} | {ci(row, 'uf1')} | {spread(row, 'uar')} | {published} | {deltas} | "
+                         f"{versus_top(row)} |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-root", required=True, help="folder holding STSTNet's released images and sheet")
+    parser.add_argument("--data-root", help="folder holding STSTNet's released images and sheet (to run)")
     parser.add_argument("--only", help="comma-separated configuration names (default: all)")
     parser.add_argument("--protocol", choices=("loso", "lodo"), help="one protocol only")
     parser.add_argument("--seeds", default=",".join(map(str, SEEDS)))
     parser.add_argument("--note", default="nothing else", help="what else ran on the machine")
     parser.add_argument("--list", action="store_true", help="print the plan and what is published")
+    parser.add_argument("--summary", action="store_true", help="only write real_data.md from the published runs")
     args = parser.parse_args()
+    if args.summary:
+        (SUMMARY / "real_data.md").write_text(summary())
+        return
+    if not args.data_root and not args.list:
+        parser.error("--data-root is needed to run")
     only = set(args.only.split(",")) if args.only else None
     seeds = [int(s) for s in args.seeds.split(",")]
     todo = [
@@ -103,6 +132,7 @@ def main() -> None:
                 "cpu": result["environment"]["cpu"], "threads": result["environment"]["torch_threads"],
                 "uf1": result["metrics"]["uf1"]})
         print(f"  UF1 {result['metrics']['uf1']:.3f} in {seconds:.0f} s", flush=True)
+        (SUMMARY / "real_data.md").write_text(summary())
         time.sleep(1)
 
 
