@@ -6,6 +6,7 @@ as a traceback, the finished ones are kept, and a re-run finishes the run."""
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
@@ -74,6 +75,14 @@ def test_process_workers_give_the_local_predictions(tmp_path, reference):
     assert [f["name"] for f in result["folds"]] == [f["name"] for f in reference["folds"]]
     assert result["environment"]["executor"] == {"name": "process", "workers": 2, "threads_per_fold": 1}
     assert reference["environment"]["executor"]["name"] == "local"
+
+
+def test_auto_runs_several_cpu_folds_on_single_thread_workers_and_one_fold_locally(tmp_path, reference):
+    result = read_result(run_benchmark(plan_benchmark(bench(tmp_path / "loso", "auto"))))
+    assert result["environment"]["executor"] == {"name": "process", "workers": 2, "threads_per_fold": 1}
+    assert per_clip(result) == per_clip(reference)  # one thread per fold, as the local reference here
+    holdout = dataclasses.replace(bench(tmp_path / "holdout", "auto"), protocol="holdout")
+    assert read_result(run_benchmark(plan_benchmark(holdout)))["environment"]["executor"]["name"] == "local"
 
 
 def test_stacked_folds_give_the_local_predictions_and_finish_a_local_run(tmp_path, reference):

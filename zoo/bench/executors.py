@@ -1,7 +1,8 @@
 """Executors: where a run's folds train. ``local`` runs them one after another in this process,
 ``process`` spreads them over this machine's cores, ``ray`` submits them to a Ray cluster,
 ``stacked`` trains all of them at once as one stacked model (``zoo.engine.stacked``: one
-kernel serves every fold, which pays off for small models on a GPU).
+kernel serves every fold, which pays off for small models on a GPU); ``auto`` (the CLI's
+default) is ``process`` on a multi-core CPU and ``local`` elsewhere.
 
 Every executor maps fold jobs to outcomes and yields each as soon as it finishes, so the
 runner saves every finished fold at once, whatever the executor. The run's prepared data
@@ -31,7 +32,7 @@ import torch.multiprocessing
 
 from registry.errors import ConfigError, ExecutorError, ZooError
 from zoo.bench.jobs import FoldJob, run_fold, run_folds_stacked
-from zoo.engine.trainer import FoldData, FoldOutcome
+from zoo.engine.trainer import FoldData, FoldOutcome, resolve_device
 
 RAY_INSTALL = 'pip install "mer-zoo[ray]"'
 Started = Callable[[FoldJob], None]
@@ -337,7 +338,37 @@ class RayExecutor:
             self.ray.shutdown()
 
 
-EXECUTORS = {"local": LocalExecutor, "process": ProcessExecutor, "ray": RayExecutor, "stacked": StackedExecutor}
+class AutoExecutor:
+    """What ``zoo bench`` uses unless told: on a CPU with several cores and a run of several
+    folds, ``process`` with one single-thread worker per core (small MER models use cores
+    better as independent folds than as threads of one: STSTNet's convolution backward does
+    not get faster with a second thread, and its dropout masks are drawn on one); otherwise
+    (one fold, one core, a GPU) ``local``. Decided when the folds are known; the result
+    records the executor that ran them."""
+
+    def __init__(self, spec: ExecutorSpec):
+        self.spec = spec
+        self.chosen: Executor = LocalExecutor(spec)
+
+    @property
+    def threads(self) -> int:
+        return self.chosen.threads
+
+    def describe(self) -> dict[str, Any]:
+        return self.chosen.describe()
+
+    def run(self, jobs, data, started, on_epoch):
+        on_cpu = bool(jobs) and resolve_device(jobs[0].config.device).type == "cpu"
+        if on_cpu and len(jobs) > 1 and usable_cores() > 1:
+            self.chosen = ProcessExecutor(ExecutorSpec("process", min(self.spec.workers or usable_cores(), len(jobs))))
+        yield from self.chosen.run(jobs, data, started, on_epoch)
+
+    def close(self) -> None:
+        self.chosen.close()
+
+
+EXECUTORS = {"local": LocalExecutor, "process": ProcessExecutor, "ray": RayExecutor, "stacked": StackedExecutor,
+             "auto": AutoExecutor}
 
 
 def open_executor(spec: ExecutorSpec) -> Executor:

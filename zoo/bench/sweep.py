@@ -138,7 +138,7 @@ def spec_of(model: str, dataset: str, seed: int, options: dict, flags: dict, roo
         checkpoint_every=None if every == "auto" else every,
         deterministic=flags.get("deterministic", False),
         executor=ExecutorSpec(
-            flags.get("executor", "local"),
+            flags.get("executor", "auto"),
             flags.get("workers"),
             flags.get("ray_address"),
             float(flags.get("cpus_per_fold", 1.0)),

@@ -184,7 +184,8 @@ def bench(
     checkpoint_every: str = CHECKPOINT_EVERY_OPTION,
     deterministic: bool = DETERMINISTIC_OPTION,
     executor: str = typer.Option(
-        "local", "--executor", help=f"Where folds run: {', '.join(EXECUTORS)} (process: this machine's cores)."
+        "auto", "--executor", help=f"Where folds run: {', '.join(EXECUTORS)} (process: this machine's cores; "
+        "auto: process on a multi-core CPU, else local)."
     ),
     workers: Optional[int] = typer.Option(
         None, "--workers", help="--executor process: worker processes (default: one per core)."
