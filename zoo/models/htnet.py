@@ -39,6 +39,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from einops import rearrange
 
 from registry import MODELS
 from registry.errors import ConfigError
@@ -136,7 +137,7 @@ class ChannelNorm(nn.Module):
         self.norm = nn.LayerNorm(channels, eps=eps)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+        return rearrange(self.norm(rearrange(x, "n c h w -> n h w c")), "n h w c -> n c h w")
 
 
 class Attention(nn.Module):
@@ -150,12 +151,9 @@ class Attention(nn.Module):
         self.out = nn.Linear(inner, dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, t, _ = x.shape
-        q, k, v = (
-            part.reshape(n, t, self.heads, -1).transpose(1, 2) for part in self.qkv(x).chunk(3, dim=-1)
-        )
+        q, k, v = (rearrange(part, "n t (h d) -> n h t d", h=self.heads) for part in self.qkv(x).chunk(3, dim=-1))
         out = F.scaled_dot_product_attention(q, k, v)  # scale 1 / sqrt(head width), as released
-        return self.out(out.transpose(1, 2).reshape(n, t, -1))
+        return self.out(rearrange(out, "n h t d -> n t (h d)"))
 
 
 class TransformerLevel(nn.Module):
@@ -190,17 +188,12 @@ class TransformerLevel(nn.Module):
 
 def to_blocks(x: torch.Tensor, n: int) -> torch.Tensor:
     """(N, C, H, W) -> (N * n * n, H * W / n^2, C): the tokens of each of n x n blocks."""
-    b, c, h, w = x.shape
-    x = x.reshape(b, c, n, h // n, n, w // n).permute(0, 2, 4, 3, 5, 1)
-    return x.reshape(b * n * n, (h // n) * (w // n), c)
+    return rearrange(x, "b c (bh h) (bw w) -> (b bh bw) (h w) c", bh=n, bw=n)
 
 
 def from_blocks(x: torch.Tensor, n: int, side: int) -> torch.Tensor:
     """Inverse of :func:`to_blocks` for a ``side`` x ``side`` map."""
-    bnn, _, c = x.shape
-    h = side // n
-    x = x.reshape(bnn // (n * n), n, n, h, h, c).permute(0, 5, 1, 3, 2, 4)
-    return x.reshape(bnn // (n * n), c, side, side)
+    return rearrange(x, "(b bh bw) (h w) c -> b c (bh h) (bw w)", bh=n, bw=n, h=side // n)
 
 
 class HTNet(nn.Module):
