@@ -195,7 +195,7 @@ def test_ray_missing_or_out_of_reach_is_one_line_naming_the_fix(tmp_path, monkey
 
 @pytest.mark.parametrize(
     "kw,message",
-    [({"name": "slurm"}, "--executor must be one of local, process, ray, stacked, not 'slurm'"),
+    [({"name": "slurm"}, "--executor must be one of local, process, ray, stacked, auto, not 'slurm'"),
      ({"name": "process", "workers": 0}, "--workers must be between 1 and the"),
      ({"name": "ray", "cpus_per_fold": 0}, "--cpus-per-fold must be positive, not 0")],
 )
