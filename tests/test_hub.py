@@ -318,7 +318,8 @@ def test_card_escapes_strings_from_result_files(saved_run):
         ("wrong token", "rejected the token (HF_TOKEN or `hf auth login`)"),
         ("no token", "this needs a Hugging Face token; run `hf auth login` or set HF_TOKEN"),
         ("foreign namespace", "bob/x: the token may not write there"),
-        ("not a checkpoint", "neither a result file of `zoo bench --save-weights` nor a pre-training output"),
+        ("not a checkpoint", "neither a result file of `zoo bench --save-weights`, a model folder of `zoo train`, nor a "
+                             "pre-training output"),
     ],
 )
 def test_push_errors_are_one_line_and_create_nothing(hub, published, step, message):
