@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +12,7 @@ import pytest
 import torch
 from fixtures.hub_server import LoopbackHub
 from test_hub import TOKEN, one_line_error, run_steps, zoo as step
+from test_leaderboard import zoo as zoo_cli
 
 import zoo as api
 from benchmarks.datasets import load_dataset
@@ -21,7 +21,6 @@ from benchmarks.preprocess import prepare
 from registry.errors import CheckpointError, ConfigError, DataError
 from zoo.bench import BenchSpec, plan_benchmark, run_benchmark
 from zoo.bench.training import train_model
-from zoo.cli import main
 from zoo.engine.trained import load_trained, probabilities
 
 TINY = {"epochs": 2, "input_size": 32, "batch_size": 16}
@@ -44,14 +43,6 @@ def trained(tmp_path_factory):
     cached = prepare(index, preprocess.preprocessing, cache_home()).rows(keys)
     inputs = {k: cached[k] for k in preprocess.keys}
     return folder, keys, probabilities(model, preprocess, inputs).numpy(), index
-
-
-def zoo_cli(monkeypatch, capsys, *args):
-    monkeypatch.setattr(sys, "argv", ["zoo", *map(str, args)])
-    with pytest.raises(SystemExit) as exit:
-        main()
-    captured = capsys.readouterr()
-    return exit.value.code, captured.out, captured.err
 
 
 def test_the_folder_records_what_rebuilds_and_feeds_the_model(trained):

@@ -137,17 +137,8 @@ def _run_body(name: str, repo_id: str, result: dict, license: str) -> str:
         "UF1 and UAR as MEGC defines them: predictions of all folds pooled, per-class F1 / recall "
         "averaged over the classes present. No test-subject information reaches training or model "
         f"selection ({md(result['training']['selection_rule'])}).",
-        "",
-        "## Training",
-        "",
-        "| hyper-parameter | value | from |",
-        "|---|---|---|",
     ]
-    sources = result.get("hyperparameter_sources", {})
-    lines += [
-        f"| {md(k)} | {md(v)} | {md(sources.get(k, ''))} |"
-        for k, v in sorted(result["hyperparameters"].items())
-    ]
+    lines += _training(result["hyperparameters"], result.get("hyperparameter_sources", {}))
     pretraining = result.get("pretraining")
     if pretraining:
         lines += [
@@ -162,6 +153,13 @@ def _run_body(name: str, repo_id: str, result: dict, license: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _training(hyperparameters: dict, sources: dict) -> list[str]:
+    """The card's training section: each hyper-parameter, its value and where it came from."""
+    return ["", "## Training", "", "| hyper-parameter | value | from |", "|---|---|---|"] + [
+        f"| {md(k)} | {md(v)} | {md(sources.get(k, ''))} |" for k, v in sorted(hyperparameters.items())
+    ]
+
+
 def _model_body(name: str, repo_id: str, config: dict, license: str) -> str:
     lines = [
         f"# {md(name)}",
@@ -172,14 +170,8 @@ def _model_body(name: str, repo_id: str, config: dict, license: str) -> str:
         f"epoch {md(config['selected_epoch'])} of {md(config['hyperparameters'].get('epochs'))}. Its LOSO "
         "benchmark is `zoo bench` with the same settings; this model has seen every subject, so it is not "
         "to be evaluated on them.",
-        "",
-        "## Training",
-        "",
-        "| hyper-parameter | value | from |",
-        "|---|---|---|",
     ]
-    sources = config.get("hyperparameter_sources", {})
-    lines += [f"| {md(k)} | {md(v)} | {md(sources.get(k, ''))} |" for k, v in sorted(config["hyperparameters"].items())]
+    lines += _training(config["hyperparameters"], config.get("hyperparameter_sources", {}))
     inputs = config["inputs"]
     lines += [
         "",

@@ -248,25 +248,23 @@ def pull(reference: Reference) -> Pulled:
     return Pulled(reference, commit, config_path.parent, config, files)
 
 
-def fetch_model(text: str, message: Callable[[str], None] = print) -> Path:
-    """The folder of a pushed ``zoo train`` model, ``hf:ORG/NAME[@REVISION]`` (its snapshot)."""
+def fetch(text: str, kind: str, refusal: str, message: Callable[[str], None] = print) -> Pulled:
+    """A pushed repo of ``kind``, ``hf:ORG/NAME[@REVISION]``, checked; another kind is refused
+    with ``refusal`` (what it holds instead is said before it)."""
     pulled = pull(parse_reference(text))
-    if pulled.config["kind"] != "model":
-        raise CheckpointError(
-            f"{text} holds a {pulled.config['kind']}, not a model trained by zoo train; zoo predict takes the "
-            "output of `zoo train` (pushed with `zoo push`)"
-        )
+    if pulled.config["kind"] != kind:
+        raise CheckpointError(f"{text} holds a finished {pulled.config['kind']}, {refusal} (pushed with `zoo push`)")
     message(f"{text}: commit {pulled.commit}, checked, in {pulled.folder}")
-    return pulled.folder
+    return pulled
+
+
+def fetch_model(text: str, message: Callable[[str], None] = print) -> Path:
+    """The folder of a pushed ``zoo train`` model (its snapshot in the Hugging Face cache)."""
+    refusal = "not a model trained by zoo train; zoo predict takes the output of `zoo train`"
+    return fetch(text, "model", refusal, message).folder
 
 
 def fetch_pretraining(text: str, message: Callable[[str], None] = print) -> Path:
-    """The checkpoint file of a pushed pre-training, ``hf:ORG/NAME[@REVISION]``."""
-    pulled = pull(parse_reference(text))
-    if pulled.config["kind"] != "pretraining":
-        raise CheckpointError(
-            f"{text} holds a finished {pulled.config['kind']}, not a pre-training checkpoint; "
-            "--pretrained takes the output of `zoo pretrain` (pushed with `zoo push`)"
-        )
-    message(f"{text}: commit {pulled.commit}, checked, in {pulled.folder}")
-    return pulled.files[PRETRAINED_FILE]
+    """The checkpoint file of a pushed pre-training."""
+    refusal = "not a pre-training checkpoint; --pretrained takes the output of `zoo pretrain`"
+    return fetch(text, "pretraining", refusal, message).files[PRETRAINED_FILE]
