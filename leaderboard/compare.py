@@ -44,7 +44,7 @@ def load_side(path: Path, seeds: bool) -> list[Run]:
 def describe(runs: Sequence[Run]) -> dict:
     first = runs[0].result
     return {"model": first["model"]["name"], "options": first["model"]["options"],
-            "dataset": first["dataset"]["name"], "seeds": [r.result["seed"] for r in runs],
+            "dataset": first["dataset"]["name"], "protocol": first["protocol"]["name"], "seeds": [r.result["seed"] for r in runs],
             "files": [str(r.path) for r in runs]}
 
 
@@ -54,6 +54,10 @@ def compare_runs(a: Sequence[Run], b: Sequence[Run]) -> dict:
     if benchmarks[0] != benchmarks[1]:
         raise ConfigError(f"A is a run on {benchmarks[0]}, B on {benchmarks[1]}: different clips; compare runs "
                           "of one benchmark")
+    protocols = [run.result["protocol"]["name"] for run in (a[0], b[0])]
+    if protocols[0] != protocols[1]:
+        raise ConfigError(f"A ran under protocol {protocols[0]}, B under {protocols[1]}: each clip was predicted by "
+                          "models trained on other subjects; compare runs of one protocol")
     classes = [tuple(run.result["dataset"]["classes"]) for run in (a[0], b[0])]
     if classes[0] != classes[1]:
         raise ConfigError(f"A and B have different class sets ({', '.join(classes[0])} vs {', '.join(classes[1])}); "

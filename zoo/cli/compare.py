@@ -29,7 +29,7 @@ def compare(
     if as_json:
         console.print_json(json.dumps(report))
         return
-    sides = [f"{s['model']} on {s['dataset']} (seeds {', '.join(map(str, s['seeds']))})" for s in (report["a"], report["b"])]
+    sides = [f"{s['model']} on {s['dataset']}, {s['protocol']} (seeds {', '.join(map(str, s['seeds']))})" for s in (report["a"], report["b"])]
     table = Table(title=f"A: {sides[0]}\nB: {sides[1]}\n{report['subjects']} subjects, {report['clips']} clips",
                   title_justify="left", caption=report["test"])
     for header in ("", "A − B", "95% CI", "p"):
