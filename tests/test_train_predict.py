@@ -183,6 +183,7 @@ def test_round_trip_through_the_hub_train_push_pull_by_revision_predict(trained,
         assert {"config.json", "README.md", "model.safetensors"} <= set(files)
         assert files["model.safetensors"] == (folder / "model.safetensors").read_bytes()
         assert json.loads(files["config.json"])["kind"] == "model"
+        assert "zoo predict hf:alice/model --onset onset.jpg --apex apex.jpg" in files["README.md"].decode()
         commit = hub.repos["alice/model"].branches["main"]
         got = run_steps(hub.url, tmp_path / "user", {
             "predict": step("predict", f"hf:alice/model@{commit}", "--dataset", "synth", "--json"),
@@ -196,3 +197,14 @@ def test_round_trip_through_the_hub_train_push_pull_by_revision_predict(trained,
         one_line_error(got["missing repo"], "alice/nothing")
     finally:
         hub.close()
+
+
+def test_the_card_of_a_model_trained_on_released_inputs_predicts_from_such_a_release(trained):
+    from zoo.hub.card import _model_body
+
+    config = json.loads((trained[0] / "config.json").read_text())
+    config["inputs"] = {**config["inputs"], "source": "megc2019-flow"}
+    body = _model_body("m", "alice/m", config, "other")
+    assert "zoo predict hf:alice/m --dataset megc2019-flow --data-root DIR" in body
+    assert 'zoo.predict(model, preprocess, dataset="megc2019-flow", data_root="DIR")' in body
+    assert "--onset" not in body

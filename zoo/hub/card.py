@@ -173,22 +173,26 @@ def _model_body(name: str, repo_id: str, config: dict, license: str) -> str:
     ]
     lines += _training(config["hyperparameters"], config.get("hyperparameter_sources", {}))
     inputs = config["inputs"]
+    # a model trained on released inputs (flow images, no frames) predicts only clips of such a release
+    frames = inputs["source"] == "frames"
+    given = ('--onset onset.jpg --apex apex.jpg', 'onset="onset.jpg", apex="apex.jpg"') if frames else (
+        f"--dataset {inputs['source']} --data-root DIR", f'dataset="{inputs["source"]}", data_root="DIR"')
     lines += [
         "",
         f"Inputs: {', '.join(md(k) for k in inputs['keys'])} from "
-        f"{'frames' if inputs['source'] == 'frames' else md(inputs['source']) + ' released inputs'}, preprocessed as "
+        f"{'frames' if frames else md(inputs['source']) + ' released inputs'}, preprocessed as "
         f"{_options(config['preprocessing'])}.",
         "",
         "## Use",
         "",
         "```bash",
-        f"zoo predict hf:{repo_id} --onset onset.jpg --apex apex.jpg",
+        f"zoo predict hf:{repo_id} {given[0]}",
         "```",
         "",
         "```python",
         "import zoo",
         f'model, preprocess = zoo.load("hf:{repo_id}")',
-        'print(zoo.predict(model, preprocess, onset="onset.jpg", apex="apex.jpg"))',
+        f"print(zoo.predict(model, preprocess, {given[1]}))",
         "```",
         "",
         "## Licence",
