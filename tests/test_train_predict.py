@@ -57,6 +57,15 @@ def test_the_folder_records_what_rebuilds_and_feeds_the_model(trained):
     assert config["hyperparameters"]["epochs"] == 2 and config["hyperparameter_sources"]["epochs"] == "command line"
     assert len(config["losses"]) == 2 and config["fingerprint"] == index.fingerprint()
     assert torch.__version__.startswith(config["environment"]["torch"])
+    assert config["selected_epoch"] == 2 and config["validation_subjects"] == []  # timm-flow's recipe: last epoch
+
+
+def test_selection_val_holds_out_training_subjects_and_records_them(tmp_path):
+    config = json.loads((train_model(plan(tmp_path, selection="val")) / "config.json").read_text())
+    subjects = config["subjects"]
+    assert len(config["validation_subjects"]) == round(0.2 * len(subjects))  # whole subjects, 20 % of them
+    assert set(config["validation_subjects"]) < set(subjects)
+    assert config["selected_epoch"] in (1, 2)
 
 
 def test_predict_on_the_dataset_gives_the_in_process_outputs(trained, monkeypatch, capsys):

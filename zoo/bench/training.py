@@ -82,6 +82,7 @@ def train_model(plan: BenchPlan, reporter: Reporter | None = None) -> Path:
             "hyperparameter_sources": plan.sources,
             "pretraining": run.pretraining,
             "selected_epoch": fitted.selected_epoch,
+            "validation_subjects": list(fitted.validation_subjects),
             "losses": [round(x, 5) for x in fitted.losses],
             "training_seconds": round(fitted.seconds, 1),
             "train_id": trained_id,

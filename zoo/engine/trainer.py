@@ -301,6 +301,7 @@ class Fitted:
     selected_epoch: int
     losses: list[float]
     seconds: float
+    validation_subjects: tuple[str, ...] = ()  # held out of training to choose the epoch (selection="val")
 
 
 def fit(
@@ -393,7 +394,8 @@ def fit(
         model.load_state_dict(best[2])
         selected = best[1]
     model.eval()
-    return Fitted(model, normalize, device, selected, losses, time.perf_counter() - started)
+    held_out = tuple(sorted(set(validation.subjects))) if validation is not None else ()
+    return Fitted(model, normalize, device, selected, losses, time.perf_counter() - started, held_out)
 
 
 def fit_predict(
