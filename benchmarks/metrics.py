@@ -14,7 +14,10 @@ import numpy as np
 
 def confusion_matrix(y_true: Sequence[int], y_pred: Sequence[int], num_classes: int) -> np.ndarray:
     """Counts ``[true, predicted]``."""
-    true, pred = np.asarray(y_true, dtype=int), np.asarray(y_pred, dtype=int)
+    try:
+        true, pred = np.asarray(y_true, dtype=int), np.asarray(y_pred, dtype=int)
+    except OverflowError:  # an index beyond int64 is out of range like any other
+        raise ValueError(f"labels must lie in [0, {num_classes})") from None
     if true.shape != pred.shape:
         raise ValueError(f"{true.shape[0]} labels but {pred.shape[0]} predictions")
     if true.size and (min(true.min(), pred.min()) < 0 or max(true.max(), pred.max()) >= num_classes):

@@ -63,3 +63,5 @@ def test_summary_and_bad_labels():
     assert s["num_samples"] == 3
     with pytest.raises(ValueError, match=r"labels must lie in \[0, 2\)"):
         confusion_matrix([0, 2], [0, 1], 2)
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 2\)"):  # beyond int64
+        confusion_matrix([0, 1], [0, 2**70], 2)
