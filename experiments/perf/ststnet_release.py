@@ -1,0 +1,157 @@
+"""Is mer-zoo's STSTNet reproduction distinguishable from the authors' own runs? (issue #21)
+
+STSTNet's repository (github.com/christy1206/STSTNet) publishes the predictions behind two of
+its figures: ``STSTNet_python_logfile.txt``, the official PyTorch ``main.py`` run (UF1 .7209),
+as each subject's predicted and true labels, and ``STSTNet_logfile.txt``, the MATLAB run behind
+the paper's table (UF1 .7353), as one line per clip. Both test the same 442 clips as
+``megc2019-flow``, so mer-zoo's paired subject-level test (:mod:`benchmarks.significance`, as
+``zoo compare`` runs it) applies: the difference of UF1 and UAR (whole composite and each part),
+its paired bootstrap interval over subjects and the permutation p-value of swapping each
+subject's predictions between the two sides. The PyTorch log names no clips, but a subject's
+confusion counts need only its true and predicted labels: each subject's labels must then match
+the ones mer-zoo tests, class by class.
+
+    python -m experiments.perf.ststnet_release --release PATH/TO/STSTNet   # a clone of the repository
+
+writes ``experiments/perf/results/ststnet_release.{json,md}`` from the published STSTNet LOSO
+runs on ``megc2019-flow`` (``leaderboard/results/``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks import significance
+from benchmarks.records import subject_of_key
+from experiments.perf._evidence import SUMMARY, existing
+from leaderboard.check import registered_part_of
+from registry.errors import ConfigError
+
+DATASET = "megc2019-flow"
+SEEDS = (0, 1, 2)
+PYTORCH_LOG = "STSTNet_python_logfile.txt"
+MATLAB_LOG = "STSTNet_logfile.txt"
+DATABASES = ("casme2", "smic", "samm")
+
+
+def read_clip_log(path: Path) -> list[dict]:
+    """``STSTNet_logfile.txt``: a ``<database> <subject>`` line before each subject's clips, then
+    ``<clip> <true> <predicted>`` per clip; as result-file samples (clip keys ``db-subject/clip``)."""
+    samples, subject = [], None
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        fields = line.split()
+        if len(fields) == 2 and fields[0] in DATABASES:
+            subject = f"{fields[0]}-{fields[1]}"
+        elif len(fields) == 3 and subject is not None and fields[1].isdigit() and fields[2].isdigit():
+            samples.append({"clip": f"{subject}/{fields[0]}", "label": int(fields[1]), "prediction": int(fields[2])})
+        elif fields:
+            raise ConfigError(f"{path}, line {number}: expected '<database> <subject>' or '<clip> <true> <predicted>', "
+                              f"got {line!r}")
+    return samples
+
+
+def read_subject_log(path: Path) -> dict[str, tuple[list[int], list[int]]]:
+    """``STSTNet_python_logfile.txt``: per ``Subject:`` its ``Predicted`` and ``Ground Truth``
+    lists, as ``{subject folder: (true, predicted)}``."""
+    subjects: dict[str, tuple[list[int], list[int]]] = {}
+    subject = predicted = None
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        head, _, value = line.partition(":")
+        head = head.strip()
+        if head == "Subject":
+            subject, predicted = value.strip(), None
+        elif head == "Predicted":
+            predicted = ast.literal_eval(value.strip())
+        elif head == "Ground Truth":
+            truth = ast.literal_eval(value.strip())
+            if subject is None or predicted is None or len(truth) != len(predicted):
+                raise ConfigError(f"{path}, line {number}: a 'Ground Truth' list needs a 'Subject' and a "
+                                  "'Predicted' list of the same length before it")
+            subjects[subject] = (truth, predicted)
+    return subjects
+
+
+def subject_counts_of_lists(lists: dict[str, tuple[list[int], list[int]]],
+                            like: significance.SubjectCounts) -> significance.SubjectCounts:
+    """The counts of per-subject label lists, on the subjects and clips of ``like``: a log's
+    subject ``006`` is mer-zoo's ``samm-006``. Each subject must have the same true labels as in
+    ``like`` (the clips cannot be matched one by one, their labels can)."""
+    by_folder = {subject.split("-", 1)[1]: subject for subject in like.subjects}
+    if sorted(by_folder) != sorted(lists):
+        raise ConfigError(f"the log's subjects ({len(lists)}) are not the benchmark's ({len(like.subjects)}): "
+                          f"{sorted(set(lists) ^ set(by_folder))[:4]}")
+    counts = np.zeros_like(like.counts)
+    row = {subject: i for i, subject in enumerate(like.subjects)}
+    for folder, (truth, predicted) in lists.items():
+        i = row[by_folder[folder]]
+        np.add.at(counts[i], (truth, predicted), 1)
+        if not np.allclose(counts[i].sum(1), like.counts[i].sum(1)):  # like: a seed-mean
+            raise ConfigError(f"subject {folder}: the log's true labels {dict(Counter(truth))} are not the "
+                              f"benchmark's {np.round(like.counts[i].sum(1)).astype(int).tolist()} (per class)")
+    return significance.SubjectCounts(like.subjects, like.clips, counts, like.classes)
+
+
+def parts_of(counts: significance.SubjectCounts) -> dict[str, set[str]]:
+    part_of = registered_part_of(DATASET)
+    parts: dict[str, set[str]] = {}
+    for clip, _ in counts.clips:
+        parts.setdefault(part_of(clip), set()).add(subject_of_key(clip))
+    return parts
+
+
+def comparisons(release: Path) -> dict:
+    """Every comparison of the report, A minus B."""
+    results = [existing("ststnet", {}, seed, DATASET, overrides={"epochs": 800}) for seed in SEEDS]
+    if any(r is None for r in results):
+        raise ConfigError(f"the STSTNet LOSO runs of seeds {SEEDS} on {DATASET} are not all published")
+    classes = results[0]["dataset"]["classes"]
+    seeds = [significance.subject_counts([[s for f in r["folds"] for s in f["samples"]]], classes) for r in results]
+    mean = significance.subject_counts([[s for f in r["folds"] for s in f["samples"]] for r in results], classes)
+    pytorch = subject_counts_of_lists(read_subject_log(release / PYTORCH_LOG), mean)
+    matlab = significance.subject_counts([read_clip_log(release / MATLAB_LOG)], classes)
+    parts = parts_of(mean)
+    sides = {f"mer-zoo seeds {', '.join(map(str, SEEDS))} (seed-mean)": mean,
+             **{f"mer-zoo seed {seed}": counts for seed, counts in zip(SEEDS, seeds)}}
+    pairs = [(name, counts, "official PyTorch re-run", pytorch) for name, counts in sides.items()]
+    pairs += [(next(iter(sides)), mean, "paper's MATLAB run", matlab),
+              ("official PyTorch re-run", pytorch, "paper's MATLAB run", matlab)]
+    pairs += [(f"mer-zoo seed {a}", seeds[i], f"mer-zoo seed {b}", seeds[j])
+              for i, a in enumerate(SEEDS) for j, b in enumerate(SEEDS) if i < j]
+    return {"runs": {f"seed {r['seed']}": r["run_id"] for r in results},
+            "comparisons": [{"a": a, "b": b, **significance.compare(x, y, parts)} for a, x, b, y in pairs]}
+
+
+def markdown(report: dict) -> str:
+    lines = ["# STSTNet: mer-zoo's reproduction against the authors' own runs", "",
+             "Written by `python -m experiments.perf.ststnet_release --release CLONE` (a clone of "
+             "github.com/christy1206/STSTNet) from the published STSTNet LOSO runs on `megc2019-flow` "
+             f"({', '.join(f'{k}: `{v}`' for k, v in report['runs'].items())}). A minus B; 95 % paired bootstrap "
+             "interval over subjects; p: paired permutation test swapping each subject's predictions.", "",
+             "| A | B | part | Δ UF1 [95 % CI] | p | Δ UAR [95 % CI] | p |", "|---|---|---|---|---|---|---|"]
+    for row in report["comparisons"]:
+        for part, result in (("all", row), *sorted(row["parts"].items())):
+            uf1, uar = result["uf1"], result["uar"]
+            lines.append(f"| {row['a']} | {row['b']} | {part} | {uf1['difference']:+.3f} [{uf1['ci'][0]:+.3f}, "
+                         f"{uf1['ci'][1]:+.3f}] | {uf1['p_value']:.3f} | {uar['difference']:+.3f} "
+                         f"[{uar['ci'][0]:+.3f}, {uar['ci'][1]:+.3f}] | {uar['p_value']:.3f} |")
+    return "\n".join(lines) + f"\n\n{report['comparisons'][0]['test']}.\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--release", type=Path, required=True,
+                        help=f"a clone of github.com/christy1206/STSTNet (holding {PYTORCH_LOG} and {MATLAB_LOG})")
+    report = comparisons(parser.parse_args().release)
+    (SUMMARY / "ststnet_release.json").write_text(json.dumps(report, indent=1) + "\n")
+    (SUMMARY / "ststnet_release.md").write_text(markdown(report))
+    print(markdown(report))
+
+
+if __name__ == "__main__":
+    main()
