@@ -50,7 +50,7 @@ class ResultFormatError(ZooError):
 
 # Hyper-parameters added after schema version 1 was published: left out of the identity at
 # their default value, so the ids of runs made before they existed stay as they were.
-LATER_DEFAULTS = {"augment": "flip-rotate-crop", "precision": "fp32"}
+LATER_DEFAULTS = {"augment": "flip-rotate-crop", "order": "shuffled", "precision": "fp32"}
 
 
 def run_id(

@@ -28,7 +28,7 @@ import numpy as np
 
 from benchmarks import significance
 from leaderboard.check import Run, registered_part_of
-from leaderboard.store import result_run_id
+from leaderboard.store import LATER_DEFAULTS, result_run_id
 from registry import DATASETS
 from registry.reported import Reported
 
@@ -213,7 +213,7 @@ def recipe_of(result: dict, facts: ModelFacts | None) -> list[str] | None:
     """How the run's hyper-parameters depart from the model's published recipe."""
     if facts is None:
         return None
-    hyper = result["hyperparameters"]
+    hyper = {**LATER_DEFAULTS, **result["hyperparameters"]}  # a result older than a setting ran at its default
     return [f"{k} {hyper.get(k)} (recipe {v})" for k, v in facts.recipe.items() if hyper.get(k) != v]
 
 

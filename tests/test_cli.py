@@ -24,6 +24,7 @@ def zoo(*args, cwd=None):
         (["bench", "flow_resnet18", "--batch-size", "-2"], "--batch-size must be a positive integer"),
         (["bench", "flow_resnet18", "--classes", "7"], "--classes 7 is not supported"),
         (["bench", "flow_resnet18", "--precision", "fp16"], "--precision must be one of fp32, bf16"),
+        (["bench", "ststnet", "--order", "random"], "--order must be one of shuffled, by-class, not random"),
         (["bench", "flow_resnet18", "--dataset", "casme2", "--data-root", "/nope"], "not found at"),
         (["bench", "flow_resnet18", "--dataset", "casme2"], "licence-restricted"),
         (["info", "nosuchthing"], "unknown entry 'nosuchthing'"),

@@ -12,6 +12,7 @@ from zoo.engine.trainer import (
     InputNormalizer,
     TrainConfig,
     class_weights,
+    epoch_order,
     fit_predict,
     split_validation,
 )
@@ -50,9 +51,21 @@ def test_train_config_rejects_bad_values():
         ({"batch_size": -1}, "--batch-size must be a positive integer"),
         ({"lr": 0.0}, "--lr must be positive"),
         ({"selection": "best"}, "--selection must be one of last, val"),
+        ({"order": "random"}, "--order must be one of shuffled, by-class, not random"),
     ]:
         with pytest.raises(ConfigError, match=message):
             TrainConfig(**{"epochs": 1, "batch_size": 2, "lr": 1e-3, **kwargs})
+
+
+def test_epoch_order_by_class_is_fixed_and_draws_nothing():
+    labels = torch.tensor([2, 0, 1, 0, 2, 1])
+    generator = torch.Generator().manual_seed(3)
+    state = generator.get_state()
+    for _ in range(2):  # the same batches every epoch, as a loader without shuffling
+        assert epoch_order(labels, "by-class", generator).tolist() == [1, 3, 2, 5, 0, 4]
+    assert torch.equal(generator.get_state(), state)
+    first, second = (epoch_order(labels, "shuffled", generator) for _ in range(2))
+    assert sorted(first.tolist()) == list(range(6)) and not torch.equal(first, second)
 
 
 def test_class_weights_are_inverse_frequency_over_present_classes():

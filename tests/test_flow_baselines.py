@@ -4,6 +4,8 @@ that make each one the published network."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -293,3 +295,20 @@ def test_ststnet_learns_a_separable_motion_problem(one_thread):
             (model.eval()(**{k: test[k] for k in model.inputs.keys}).argmax(1) == test_labels).float().mean()
         )
     assert accuracy >= 0.9
+
+
+def test_release_order_is_planned_recorded_and_departs_from_ststnets_recipe():
+    from leaderboard.table import recipe_of, registered_models
+    from zoo.bench.plan import BenchSpec, plan_benchmark, run_id_of
+
+    release = plan_benchmark(BenchSpec(model="ststnet", device="cpu", overrides={"order": "by-class"}))
+    default = plan_benchmark(BenchSpec(model="ststnet", device="cpu"))
+    assert release.train.order == "by-class" and release.sources["order"] == "command line"
+    assert default.train.order == "shuffled" and default.sources["order"] == "model ststnet defaults"
+    # the default is left out of the identity: runs recorded before --order keep their ids
+    before = replace(default, hyperparameters={k: v for k, v in default.hyperparameters.items() if k != "order"})
+    assert run_id_of(default, "f") == run_id_of(before, "f") != run_id_of(release, "f")
+    facts = registered_models()["ststnet"]
+    shortened = ["epochs 15 (recipe 800)"]  # synth's budget
+    assert recipe_of({"hyperparameters": before.hyperparameters}, facts) == shortened
+    assert recipe_of({"hyperparameters": release.hyperparameters}, facts) == [*shortened, "order by-class (recipe shuffled)"]

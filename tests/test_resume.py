@@ -118,6 +118,19 @@ def test_state_saved_under_another_configuration_is_not_used(tmp_path, caplog):
     assert f"warning: {state} was saved under another training configuration" in caplog.text
 
 
+def test_state_saved_before_a_setting_existed_is_used(tmp_path):
+    cfg = TrainConfig(epochs=3, batch_size=8, lr=0.05, seed=3)
+    train, test, state = toy(48, 1), toy(20, 2), tmp_path / "fold.state.safetensors"
+    interrupt(cfg, train, test, state, at=2, every=1)
+    tensors, metadata = load_tensors(state)
+    saved = json.loads(metadata["state"])
+    del saved["config"]["order"]  # as written before --order existed (it then shuffled)
+    save_tensors(state, tensors, {"state": json.dumps(saved)})
+    epochs = []
+    resumed = fit_predict(Noisy, train, test, cfg, 2, lambda e, _: epochs.append(e), FoldCheckpoint(state, every=1))
+    assert epochs == [3] and outcome_of(resumed) == outcome_of(fit_predict(Noisy, train, test, cfg, 2))
+
+
 def test_state_is_saved_every_n_epochs_or_after_two_minutes(tmp_path, monkeypatch):
     every_2 = FoldCheckpoint(tmp_path / "a", every=2)
     assert [e for e in range(1, 8) if every_2.due(e, 7)] == [2, 4, 6]  # never at the last epoch

@@ -85,6 +85,14 @@ def test_stacked_sgd_with_augmentation_equals_fold_by_fold():
     assert_same_outcomes(expected, fit_predict_stacked(build, jobs, 3), 1e-5, 1e-4)
 
 
+def test_stacked_by_class_order_equals_fold_by_fold_and_differs_from_shuffled():
+    jobs = folds(order="by-class")
+    expected = [fit_predict(build, train, test, cfg, 3) for train, test, cfg in jobs]
+    assert_same_outcomes(expected, fit_predict_stacked(build, jobs, 3, layout="per-fold"), 1e-5, 1e-4)
+    shuffled = [fit_predict(build, train, test, cfg, 3) for train, test, cfg in folds()]
+    assert all(a.losses != b.losses for a, b in zip(expected, shuffled))  # other batches, other steps
+
+
 def test_run_folds_stacked_returns_each_jobs_outcome_in_order():
     parts, jobs, start = [], [], 0
     for f, (train, test, cfg) in enumerate(folds(epochs=1)):

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from leaderboard.store import iter_results
+from leaderboard.store import LATER_DEFAULTS, iter_results
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "leaderboard" / "results"
@@ -30,6 +30,9 @@ def existing(model: str, options: dict[str, str], seed: int, dataset: str = "syn
     from registry.options import model_options
 
     wanted = model_options(model, options)
+    # the epoch order is named only where it departs from the default (every recipe shuffles),
+    # and a result written before --order existed shuffled
+    hyper = {"order": LATER_DEFAULTS["order"], **(overrides or {})}
     for result in iter_results(RESULTS):
         if (
             result["model"]["name"] == model
@@ -37,7 +40,7 @@ def existing(model: str, options: dict[str, str], seed: int, dataset: str = "syn
             and result["dataset"]["name"] == dataset
             and result["protocol"]["name"] == protocol
             and result["model"]["options"] == wanted
-            and all(result["hyperparameters"].get(k) == v for k, v in (overrides or {}).items())
+            and all(result["hyperparameters"].get(k, LATER_DEFAULTS.get(k)) == v for k, v in hyper.items())
             and (pretraining is None or pretraining(result.get("pretraining")))
         ):
             return result

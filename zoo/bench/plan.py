@@ -34,6 +34,7 @@ HYPERPARAMETERS = (
     "selection",
     "class_balanced",
     "augment",
+    "order",
     "precision",
 )
 BUDGET_LIMITS = ("epochs", "input_size")  # a dataset budget lowers these, never raises them
@@ -49,6 +50,7 @@ FALLBACKS = {
     "selection": "last",
     "class_balanced": False,
     "augment": "flip-rotate-crop",
+    "order": "shuffled",
     "precision": "fp32",
 }
 
@@ -153,6 +155,7 @@ def plan_benchmark(spec: BenchSpec) -> BenchPlan:
         class_balanced=hyper["class_balanced"],
         selection=hyper["selection"],
         augment=augmentation(hyper["augment"]),
+        order=hyper["order"],
         precision=hyper["precision"],
         device=spec.device,
         seed=spec.seed,

@@ -41,6 +41,7 @@ BENCH_KEYS: dict[str, type | tuple[type, ...]] = {
     "selection": str,
     "class_balanced": bool,
     "augment": str,
+    "order": str,
     "executor": str,
     "workers": int,
     "ray_address": str,

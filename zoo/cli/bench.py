@@ -122,6 +122,10 @@ CLASS_BALANCED_OPTION = typer.Option(
 AUGMENT_OPTION = typer.Option(
     None, "--augment", help=f"Training augmentation: {', '.join(AUGMENTATIONS)}."
 )
+ORDER_OPTION = typer.Option(
+    None, "--order", help="Training clips per epoch: shuffled (fresh permutation) or by-class (the same "
+    "batches every epoch, clips sorted by class, as a loader without shuffling over class folders)."
+)
 PRECISION_OPTION = typer.Option(
     None,
     "--precision",
@@ -168,6 +172,7 @@ def bench(
     selection: Optional[str] = SELECTION_OPTION,
     class_balanced: Optional[bool] = CLASS_BALANCED_OPTION,
     augment: Optional[str] = AUGMENT_OPTION,
+    order: Optional[str] = ORDER_OPTION,
     precision: Optional[str] = PRECISION_OPTION,
     opt: list[str] = OPT_OPTION,
     seed: int = SEED_OPTION,
@@ -199,7 +204,7 @@ def bench(
     """Benchmark MODEL on a dataset (default: the embedded synthetic one) and save the result."""
     overrides = given(
         epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, input_size=input_size,
-        selection=selection, class_balanced=class_balanced, augment=augment, precision=precision,
+        selection=selection, class_balanced=class_balanced, augment=augment, order=order, precision=precision,
     )
     spec = BenchSpec(
         model=model,

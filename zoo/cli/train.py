@@ -17,8 +17,8 @@ from zoo.cli import app, console
 from zoo.cli.bench import (
     ALLOW_PARTIAL_OPTION, AUGMENT_OPTION, BATCH_SIZE_OPTION, CHECKPOINT_EVERY_OPTION, CLASS_BALANCED_OPTION,
     CLASSES_OPTION, DATA_ROOT_OPTION, DATASET_OPTION, DETERMINISTIC_OPTION, DEVICE_OPTION, EPOCHS_OPTION,
-    INPUT_SIZE_OPTION, LR_OPTION, OPT_OPTION, PRECISION_OPTION, PRETRAINED_OPTION, SEED_OPTION, SELECTION_OPTION,
-    WEIGHT_DECAY_OPTION, RichReporter, given, parse_every, parse_options,
+    INPUT_SIZE_OPTION, LR_OPTION, OPT_OPTION, ORDER_OPTION, PRECISION_OPTION, PRETRAINED_OPTION, SEED_OPTION,
+    SELECTION_OPTION, WEIGHT_DECAY_OPTION, RichReporter, given, parse_every, parse_options,
 )
 
 
@@ -35,6 +35,7 @@ def train(
     selection: Optional[str] = SELECTION_OPTION,
     class_balanced: Optional[bool] = CLASS_BALANCED_OPTION,
     augment: Optional[str] = AUGMENT_OPTION,
+    order: Optional[str] = ORDER_OPTION,
     precision: Optional[str] = PRECISION_OPTION,
     opt: list[str] = OPT_OPTION,
     seed: int = SEED_OPTION,
@@ -51,7 +52,8 @@ def train(
         model=model, dataset=dataset, classes=classes, data_root=str(data_root) if data_root else None, seed=seed,
         device=device, out=out, options=parse_options(opt),
         overrides=given(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, input_size=input_size,
-                        selection=selection, class_balanced=class_balanced, augment=augment, precision=precision),
+                        selection=selection, class_balanced=class_balanced, augment=augment, order=order,
+                        precision=precision),
         pretrained=pretrained, allow_partial=allow_partial, checkpoint_every=parse_every(checkpoint_every),
         deterministic=deterministic,
     )

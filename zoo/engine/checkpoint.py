@@ -80,7 +80,10 @@ class FoldCheckpoint:
             return None
         tensors, metadata = loaded
         state = json.loads(metadata["state"])
-        if state["config"] != json.loads(json.dumps(config)):
+        current = json.loads(json.dumps(config))
+        # a field added to the configuration after the save is not compared: the state sits in
+        # its run's folder, and a run id leaves such a field out at its earlier behaviour
+        if {key: current.get(key) for key in state["config"]} != state["config"]:
             log.warning(f"warning: {self.path} was saved under another training configuration; "
                         "starting the fold over")
             return None

@@ -53,6 +53,7 @@ from zoo.engine.trainer import (
     autocast,
     check_precision,
     class_weights,
+    epoch_order,
     resolve_device,
 )
 
@@ -389,7 +390,7 @@ def fit_predict_stacked(
     for epoch in range(1, cfg.epochs + 1):
         stacked.train()
         lr = cfg.lr * cfg.lr_decay ** min(epoch - 1, decay_epochs)  # fit_predict's LambdaLR
-        orders = [torch.randperm(len(train), generator=g) for (train, _, _), g in zip(folds, data_generators)]
+        orders = [epoch_order(train.labels, cfg.order, g) for (train, _, _), g in zip(folds, data_generators)]
         totals, seen = [0.0] * len(folds), [0] * len(folds)
         for start in range(0, max(map(len, orders)), cfg.batch_size):
             batches = [order[start : start + cfg.batch_size] for order in orders]

@@ -35,6 +35,10 @@ SELECTION_RULES = {
     "last": "model of the last epoch (fixed budget)",
     "val": "best epoch by UF1 on validation subjects drawn from the training subjects",
 }
+ORDERS = {
+    "shuffled": "a fresh permutation of the training clips each epoch",
+    "by-class": "the same batches every epoch, clips sorted by class (the dataset's order within a class), as a loader without shuffling reads class folders",
+}
 PRECISIONS = {
     "fp32": "float32 throughout",
     "bf16": "bfloat16 autocast (weights, loss and optimizer in float32); channels-last on CPU",
@@ -58,6 +62,7 @@ class TrainConfig:
     selection: str = "last"
     val_fraction: float = 0.2  # of the training subjects, with selection="val"
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    order: str = "shuffled"  # one of ORDERS: the training clips' order in each epoch
     precision: str = "fp32"  # one of PRECISIONS
     device: str = "cpu"
     seed: int = 0
@@ -76,6 +81,8 @@ class TrainConfig:
             raise ConfigError(f"--optimizer must be adamw or sgd, not {self.optimizer}")
         if self.selection not in SELECTION_RULES:
             raise ConfigError(f"--selection must be one of {', '.join(SELECTION_RULES)}")
+        if self.order not in ORDERS:
+            raise ConfigError(f"--order must be one of {', '.join(ORDERS)}, not {self.order}")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"--precision must be one of {', '.join(PRECISIONS)}, not {self.precision}")
 
@@ -228,6 +235,15 @@ def split_validation(data: FoldData, fraction: float, seed: int) -> tuple[list[i
     return train, val
 
 
+def epoch_order(labels: torch.Tensor, order: str, generator: torch.Generator) -> torch.Tensor:
+    """The rows of one epoch in training order (:data:`ORDERS`). ``by-class`` is there for
+    releases that train so (STSTNet's ``DataLoader`` without ``shuffle``): it draws nothing from
+    ``generator``."""
+    if order == "by-class":
+        return torch.sort(labels, stable=True).indices
+    return torch.randperm(len(labels), generator=generator)
+
+
 def class_weights(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
     counts = torch.bincount(labels, minlength=num_classes).float()
     present = counts > 0
@@ -354,7 +370,7 @@ def fit(
             started -= spent  # the fold's time includes what it spent before the interruption
     for epoch in range(len(losses) + 1, cfg.epochs + 1):
         model.train()
-        order = torch.randperm(len(train), generator=generator)
+        order = epoch_order(train.labels, cfg.order, generator)
         total, seen = torch.zeros((), dtype=torch.float64, device=device), 0
         for start in range(0, len(order), cfg.batch_size):
             rows = order[start : start + cfg.batch_size]

@@ -8,7 +8,8 @@ to 5 x 5 and classified by one linear layer: 1,683 parameters at 3 classes.
 
 Differences from the release, none of which changes the architecture: the official script
 reads 8-bit PNGs (0..255) in BGR order, we scale min-max maps by 255 and stack u, v, strain;
-its data loader does not shuffle (batches ordered by class), the mer-zoo trainer does.
+its data loader does not shuffle (batches ordered by class), the mer-zoo trainer does
+(``--order by-class`` trains in the release's order).
 
 The registered model computes the three streams as one (:class:`STSTNet`), 2-3x faster on
 CPU: every layer after the convolutions acts on each channel alone, so three convolutions of
@@ -43,6 +44,7 @@ DEFAULTS = {
     "input_size": 28,
     "selection": "last",
     "augment": "none",
+    "order": "shuffled",
 }
 DEFAULT_SOURCES = {
     "epochs": "official main.py: epochs = 800",
@@ -54,6 +56,8 @@ DEFAULT_SOURCES = {
     "input_size": "official main.py: 28x28x3 u/v/strain images (fc in_features = 5*5*16)",
     "selection": "official main.py: predictions of the last of the 800 epochs",
     "augment": "official main.py: no augmentation",
+    "order": "mer-zoo: a fresh shuffle each epoch; official main.py's DataLoader does not shuffle, so its batches "
+    "follow the class folders (--order by-class; docs/baselines.md)",
 }
 STREAM_WIDTHS = (3, 5, 8)
 
