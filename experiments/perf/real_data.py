@@ -89,6 +89,7 @@ def summary() -> str:
                                   f"{'†' if r.leaks_test_subject else ''} ({r.variant})" for r in row.published) or "—"
             deltas = "; ".join(f"{row.delta(r, 'uf1'):+.3f}" for r in row.published) or "—"
             name = row.model + ("" if row.variant == "default" else f" ({row.variant})")
+            name += f" [differs: {'; '.join(row.recipe)}]" if row.recipe else ""
             lines.append(f"| {table.benchmark.protocol} | {table.benchmark.part or 'all'} | {name} | {len(row.runs)} | "
                          f"{spread(row, 'uf1')} | {ci(row, 'uf1')} | {spread(row, 'uar')} | {published} | {deltas} | "
                          f"{versus_top(row)} |")
