@@ -134,6 +134,10 @@ def comparisons(release: Path) -> dict:
         pairs += [(next(iter(sides)), next(iter(sides.values())), "paper's MATLAB run", matlab)]
         pairs += [(f"{name} seed {a}", seeds[i], f"{name} seed {b}", seeds[j])
                   for i, a in enumerate(SEEDS) for j, b in enumerate(SEEDS) if i < j]
+    if len(samples) > 1:  # the release's order against mer-zoo's shuffling, seed-mean against seed-mean
+        means = {name: significance.subject_counts(runs, classes) for name, runs in samples.items()}
+        pairs += [(f"{name} seeds (seed-mean)", means[name], "mer-zoo seeds (seed-mean)", mean)
+                  for name in means if name != "mer-zoo"]
     return {"runs": {f"{name} seed {r['seed']}": r["run_id"] for name, results in published.items() for r in results},
             "comparisons": [{"a": a, "b": b, **significance.compare(x, y, parts)} for a, x, b, y in pairs]}
 
