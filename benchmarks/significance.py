@@ -119,11 +119,16 @@ def interval(counts: SubjectCounts, metric: str) -> dict:
 def run_intervals(samples: Sequence[dict], classes: Sequence[str], part_of: Callable[[str], str] | None) -> dict:
     """What a result file records (``intervals``): UF1 and UAR intervals of one run's pooled
     predictions, and of each part of a composite (``part_of``: clip key -> part)."""
-    counts = subject_counts([samples], classes)
+    return intervals(subject_counts([samples], classes), subjects_by_part((s["clip"] for s in samples), part_of))
+
+
+def subjects_by_part(clips: Iterable[str], part_of: Callable[[str], str] | None) -> dict[str, set[str]]:
+    """Each part of a composite (``part_of``: clip key -> part) with the subjects of ``clips``
+    in it; empty for a dataset that is not a composite (``part_of`` is ``None``)."""
     parts: dict[str, set[str]] = {}
-    for sample in samples if part_of else ():
-        parts.setdefault(part_of(sample["clip"]), set()).add(subject_of_key(sample["clip"]))
-    return intervals(counts, parts)
+    for clip in clips if part_of else ():
+        parts.setdefault(part_of(clip), set()).add(subject_of_key(clip))
+    return parts
 
 
 def intervals(counts: SubjectCounts, parts: dict[str, Iterable[str]] | None = None) -> dict:

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Sequence
 
 from benchmarks import significance
-from benchmarks.records import subject_of_key
 from leaderboard.check import CheckFailed, Run, load_runs, registered_part_of
 from leaderboard.table import benchmark_of, configuration_of, pretraining_recipe
 from registry.errors import ConfigError
@@ -65,8 +64,6 @@ def compare_runs(a: Sequence[Run], b: Sequence[Run]) -> dict:
     counts = [significance.subject_counts([[s for f in r.result["folds"] for s in f["samples"]] for r in side],
                                           classes[0]) for side in (a, b)]
     significance.check_comparable(*counts)
-    part_of = registered_part_of(a[0].result["dataset"]["name"])
-    parts: dict[str, set[str]] = {}
-    for clip, _ in counts[0].clips if part_of else ():
-        parts.setdefault(part_of(clip), set()).add(subject_of_key(clip))
+    parts = significance.subjects_by_part((clip for clip, _ in counts[0].clips),
+                                          registered_part_of(a[0].result["dataset"]["name"]))
     return {"a": describe(a), "b": describe(b), **significance.compare(*counts, parts)}

@@ -93,15 +93,24 @@ def test_fold_continues_from_its_state_to_the_same_outcome(tmp_path, caplog, kwa
     assert f"warning: {state}: unreadable" in caplog.text
 
 
+def edit_saved_state(state, edit) -> None:
+    """Rewrite the JSON state of the checkpoint file ``state`` through ``edit`` (in place)."""
+    tensors, metadata = load_tensors(state)
+    saved = json.loads(metadata["state"])
+    edit(saved)
+    save_tensors(state, tensors, {"state": json.dumps(saved)})
+
+
 def test_a_resumed_fold_counts_the_time_spent_before_it_stopped(tmp_path):
     cfg = TrainConfig(epochs=3, batch_size=8, lr=0.05, seed=3)
     train, test, state = toy(48, 1), toy(20, 2), tmp_path / "fold.state.safetensors"
     interrupt(cfg, train, test, state, at=2, every=1)
-    tensors, metadata = load_tensors(state)
-    saved = json.loads(metadata["state"])
-    assert 0 < saved["seconds"] < 60  # epoch 1's time, as measured
-    saved["seconds"] = 1000.0  # as if epoch 1 had taken that long before a restart
-    save_tensors(state, tensors, {"state": json.dumps(saved)})
+
+    def as_if_slow(saved: dict) -> None:
+        assert 0 < saved["seconds"] < 60  # epoch 1's time, as measured
+        saved["seconds"] = 1000.0  # as if epoch 1 had taken that long before a restart
+
+    edit_saved_state(state, as_if_slow)
     resumed = fit_predict(Noisy, train, test, cfg, 2, checkpoint=FoldCheckpoint(state, every=1))
     assert 1000 < resumed.seconds < 1060
 
@@ -122,10 +131,7 @@ def test_state_saved_before_a_setting_existed_is_used(tmp_path):
     cfg = TrainConfig(epochs=3, batch_size=8, lr=0.05, seed=3)
     train, test, state = toy(48, 1), toy(20, 2), tmp_path / "fold.state.safetensors"
     interrupt(cfg, train, test, state, at=2, every=1)
-    tensors, metadata = load_tensors(state)
-    saved = json.loads(metadata["state"])
-    del saved["config"]["order"]  # as written before --order existed (it then shuffled)
-    save_tensors(state, tensors, {"state": json.dumps(saved)})
+    edit_saved_state(state, lambda saved: saved["config"].pop("order"))  # as before --order existed (it shuffled)
     epochs = []
     resumed = fit_predict(Noisy, train, test, cfg, 2, lambda e, _: epochs.append(e), FoldCheckpoint(state, every=1))
     assert epochs == [3] and outcome_of(resumed) == outcome_of(fit_predict(Noisy, train, test, cfg, 2))

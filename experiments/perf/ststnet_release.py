@@ -29,7 +29,6 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import significance
-from benchmarks.records import subject_of_key
 from experiments.perf._evidence import SUMMARY, existing
 from leaderboard.check import registered_part_of
 from registry.errors import ConfigError
@@ -98,14 +97,6 @@ def subject_counts_of_lists(lists: dict[str, tuple[list[int], list[int]]],
     return significance.SubjectCounts(like.subjects, like.clips, counts, like.classes)
 
 
-def parts_of(counts: significance.SubjectCounts) -> dict[str, set[str]]:
-    part_of = registered_part_of(DATASET)
-    parts: dict[str, set[str]] = {}
-    for clip, _ in counts.clips:
-        parts.setdefault(part_of(clip), set()).add(subject_of_key(clip))
-    return parts
-
-
 # mer-zoo's configurations of the official recipe: registered (shuffled) and in the release's
 # batch order; one is reported once all its seeds are published
 CONFIGURATIONS = {"mer-zoo": {"epochs": 800}, "mer-zoo by-class": {"epochs": 800, "order": "by-class"}}
@@ -121,23 +112,21 @@ def comparisons(release: Path) -> dict:
     classes = published["mer-zoo"][0]["dataset"]["classes"]
     samples = {name: [[s for f in r["folds"] for s in f["samples"]] for r in results]
                for name, results in published.items()}
-    mean = significance.subject_counts(samples["mer-zoo"], classes)
-    pytorch = subject_counts_of_lists(read_subject_log(release / PYTORCH_LOG), mean)
+    means = {name: significance.subject_counts(runs, classes) for name, runs in samples.items()}
+    pytorch = subject_counts_of_lists(read_subject_log(release / PYTORCH_LOG), means["mer-zoo"])
     matlab = significance.subject_counts([read_clip_log(release / MATLAB_LOG)], classes)
-    parts = parts_of(mean)
+    parts = significance.subjects_by_part((clip for clip, _ in pytorch.clips), registered_part_of(DATASET))
+    mean_of = {name: f"{name} seeds {', '.join(map(str, SEEDS))} (seed-mean)" for name in samples}
     pairs = [("official PyTorch re-run", pytorch, "paper's MATLAB run", matlab)]
     for name, runs in samples.items():
         seeds = [significance.subject_counts([run], classes) for run in runs]
-        sides = {f"{name} seeds {', '.join(map(str, SEEDS))} (seed-mean)": significance.subject_counts(runs, classes),
-                 **{f"{name} seed {seed}": counts for seed, counts in zip(SEEDS, seeds)}}
-        pairs += [(side, counts, "official PyTorch re-run", pytorch) for side, counts in sides.items()]
-        pairs += [(next(iter(sides)), next(iter(sides.values())), "paper's MATLAB run", matlab)]
+        pairs += [(mean_of[name], means[name], "official PyTorch re-run", pytorch)]
+        pairs += [(f"{name} seed {seed}", counts, "official PyTorch re-run", pytorch) for seed, counts in zip(SEEDS, seeds)]
+        pairs += [(mean_of[name], means[name], "paper's MATLAB run", matlab)]
         pairs += [(f"{name} seed {a}", seeds[i], f"{name} seed {b}", seeds[j])
                   for i, a in enumerate(SEEDS) for j, b in enumerate(SEEDS) if i < j]
-    if len(samples) > 1:  # the release's order against mer-zoo's shuffling, seed-mean against seed-mean
-        means = {name: significance.subject_counts(runs, classes) for name, runs in samples.items()}
-        pairs += [(f"{name} seeds (seed-mean)", means[name], "mer-zoo seeds (seed-mean)", mean)
-                  for name in means if name != "mer-zoo"]
+    # the release's order against mer-zoo's shuffling, seed-mean against seed-mean
+    pairs += [(mean_of[name], means[name], mean_of["mer-zoo"], means["mer-zoo"]) for name in means if name != "mer-zoo"]
     return {"runs": {f"{name} seed {r['seed']}": r["run_id"] for name, results in published.items() for r in results},
             "comparisons": [{"a": a, "b": b, **significance.compare(x, y, parts)} for a, x, b, y in pairs]}
 

@@ -37,7 +37,8 @@ SELECTION_RULES = {
 }
 ORDERS = {
     "shuffled": "a fresh permutation of the training clips each epoch",
-    "by-class": "the same batches every epoch, clips sorted by class (the dataset's order within a class), as a loader without shuffling reads class folders",
+    "by-class": "the same batches every epoch, clips sorted by class (the dataset's order within a class), "
+    "as a loader without shuffling reads class folders",
 }
 PRECISIONS = {
     "fp32": "float32 throughout",
