@@ -4,7 +4,9 @@ Each side is one checked run or, with its other seeds, every run of its configur
 that differ only in their seed); seeds are reduced to their seed-mean per subject. The test is
 :func:`benchmarks.significance.compare`: differences of UF1 and UAR (whole set and each part of
 a composite) with paired bootstrap intervals over subjects and paired permutation p-values, and
-per-class recall differences.
+per-class recall differences. With at least two seeds a side, the same differences are also
+tested over seeds (:func:`benchmarks.significance.across_seeds`), which sees the training noise
+the paired test holds fixed.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Sequence
 
 from benchmarks import significance
 from leaderboard.check import CheckFailed, Run, load_runs, registered_part_of
-from leaderboard.table import benchmark_of, configuration_of, pretraining_recipe
+from leaderboard.table import benchmark_of, configuration_of, pretraining_recipe, recipe_of, registered_models
 from registry.errors import ConfigError
 
 
@@ -41,8 +43,11 @@ def load_side(path: Path, seeds: bool) -> list[Run]:
 
 
 def describe(runs: Sequence[Run]) -> dict:
+    """One side: what ran, where it departs from its model's published recipe (``None``: no
+    recipe registered), its seeds and files."""
     first = runs[0].result
     return {"model": first["model"]["name"], "options": first["model"]["options"],
+            "departures": recipe_of(first, registered_models().get(first["model"]["name"])),
             "dataset": first["dataset"]["name"], "protocol": first["protocol"]["name"], "seeds": [r.result["seed"] for r in runs],
             "files": [str(r.path) for r in runs]}
 
@@ -61,9 +66,13 @@ def compare_runs(a: Sequence[Run], b: Sequence[Run]) -> dict:
     if classes[0] != classes[1]:
         raise ConfigError(f"A and B have different class sets ({', '.join(classes[0])} vs {', '.join(classes[1])}); "
                           "compare runs of one class set")
-    counts = [significance.subject_counts([[s for f in r.result["folds"] for s in f["samples"]] for r in side],
-                                          classes[0]) for side in (a, b)]
+    samples = [[[s for f in r.result["folds"] for s in f["samples"]] for r in side] for side in (a, b)]
+    counts = [significance.subject_counts(side, classes[0]) for side in samples]
     significance.check_comparable(*counts)
     parts = significance.subjects_by_part((clip for clip, _ in counts[0].clips),
                                           registered_part_of(a[0].result["dataset"]["name"]))
-    return {"a": describe(a), "b": describe(b), **significance.compare(*counts, parts)}
+    report = {"a": describe(a), "b": describe(b), **significance.compare(*counts, parts)}
+    if min(len(a), len(b)) >= 2:
+        seeds = [[significance.subject_counts([run], classes[0]) for run in side] for side in samples]
+        report["across_seeds"] = significance.across_seeds(*seeds, parts)
+    return report

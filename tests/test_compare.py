@@ -70,3 +70,29 @@ def test_runs_under_other_protocols_are_refused(results):
     b[0].result["protocol"]["name"] = "lodo"
     with pytest.raises(ConfigError, match="A ran under protocol loso, B under lodo"):
         compare_runs(a, b)
+
+
+def test_compare_names_recipe_departures_and_tests_across_seeds_with_two_seeds_a_side(tmp_path, monkeypatch, capsys):
+    from fixtures.results import FIXTURE_MODELS
+
+    from leaderboard.table import recipe_of
+
+    monkeypatch.setattr("leaderboard.compare.registered_models", lambda: FIXTURE_MODELS)
+    a = [make_result("alpha", seed, skill=0.8, dataset="megc2019", hyperparameters={"epochs": 3}) for seed in (0, 1)]
+    recipe = dict(FIXTURE_MODELS["alpha"].recipe)
+    b = [make_result("alpha", seed, skill=0.5, dataset="megc2019", hyperparameters=recipe) for seed in (0, 1)]
+    paths = [write_result(tmp_path / side, r) for side, runs in (("a", a), ("b", b)) for r in runs]
+    status, out, _ = zoo(monkeypatch, capsys, "compare", paths[0], paths[2], "--seeds", "--json")
+    assert status == 0
+    report = json.loads(out)
+    assert report["a"]["departures"] == recipe_of(a[0], FIXTURE_MODELS["alpha"])
+    assert "epochs 3 (recipe 30)" in report["a"]["departures"]
+    assert report["b"]["departures"] == []
+    seeds = report["across_seeds"]
+    assert seeds["uf1"]["a"] == pytest.approx([pooled(r, unweighted_f1) for r in a])
+    assert seeds["uar"]["b"] == pytest.approx([pooled(r, unweighted_average_recall) for r in b])
+    assert seeds["uf1"]["splits"] == 6 and sorted(seeds["parts"]) == ["casme2", "samm", "smic"]
+    status, out, _ = zoo(monkeypatch, capsys, "compare", paths[0], paths[2], "--seeds")
+    assert status == 0 and "differs: epochs 3 (recipe 30)" in " ".join(out.split()) and "Across seeds" in out
+    status, out, _ = zoo(monkeypatch, capsys, "compare", paths[0], paths[2], "--json")
+    assert "across_seeds" not in json.loads(out)  # one seed a side: nothing to test over seeds

@@ -144,3 +144,34 @@ def test_p_values_are_uniform_under_the_null(monkeypatch):
         p_values.append(significance.permutation_test(counts_of(a), counts_of(b), "uf1")[1])
     assert stats.kstest(p_values, "uniform").pvalue > 0.01
     assert 0.02 <= np.mean(np.array(p_values) < 0.05) <= 0.09
+
+
+def test_seeds_that_all_score_above_the_others_give_the_smallest_p_their_number_allows():
+    # 3 seeds a side: 20 ways to deal 6 runs out 3 and 3; only the observed one (and, two-sided,
+    # its mirror) is as extreme, so p = 2/20
+    report = significance.seed_difference([0.5, 0.6, 0.7], [0.1, 0.2, 0.3])
+    assert report["difference"] == pytest.approx(0.4)
+    assert report["splits"] == 20 and report["p_value"] == pytest.approx(0.1)
+    # interleaved seeds: the means differ by .1; 8 of the 20 deals differ by .1 or more either way
+    interleaved = significance.seed_difference([0.2, 0.4, 0.6], [0.1, 0.3, 0.5])
+    deals = [np.mean(a) - (2.1 - np.sum(a)) / 3 for a in itertools.combinations([0.1, 0.2, 0.3, 0.4, 0.5, 0.6], 3)]
+    assert interleaved["difference"] == pytest.approx(0.1)
+    assert interleaved["p_value"] == pytest.approx(np.mean(np.abs(deals) >= 0.1 - 1e-12))
+    with pytest.raises(ConfigError, match="at least 2 seeds a side, not 1 and 3"):
+        significance.seed_difference([0.5], [0.1, 0.2, 0.3])
+
+
+def test_across_seeds_tests_each_seeds_own_metric_whole_and_per_part():
+    runs_a = [{"s1": [(0, 0), (1, 1)], "s2": [(2, 2), (0, 1)]}, {"s1": [(0, 0), (1, 0)], "s2": [(2, 2), (0, 0)]}]
+    runs_b = [{"s1": [(0, 1), (1, 1)], "s2": [(2, 0), (0, 0)]}, {"s1": [(0, 2), (1, 1)], "s2": [(2, 2), (0, 1)]}]
+    report = significance.across_seeds([counts_of(r) for r in runs_a], [counts_of(r) for r in runs_b], {"x": ["s1"]})
+
+    def uf1(run, subjects=("s1", "s2")):
+        pairs = [p for s in subjects for p in run[s]]
+        return unweighted_f1([t for t, _ in pairs], [p for _, p in pairs], 3)
+
+    assert report["uf1"]["a"] == pytest.approx([uf1(r) for r in runs_a])
+    assert report["uf1"]["b"] == pytest.approx([uf1(r) for r in runs_b])
+    assert report["uf1"]["difference"] == pytest.approx(np.mean([uf1(r) for r in runs_a]) - np.mean([uf1(r) for r in runs_b]))
+    assert report["parts"]["x"]["uf1"]["a"] == pytest.approx([uf1(r, ("s1",)) for r in runs_a])
+    assert report["uf1"]["splits"] == 6 and 0 < report["uf1"]["p_value"] <= 1

@@ -3,7 +3,7 @@
 import pytest
 
 from benchmarks import significance
-from experiments.perf.ststnet_release import read_clip_log, read_subject_log, subject_counts_of_lists
+from experiments.perf.ststnet_release import clip_log_entry, read_clip_log, read_subject_log, subject_counts_of_lists
 from registry.errors import ConfigError
 
 CLASSES = ("negative", "positive", "surprise")
@@ -32,6 +32,16 @@ def test_clip_log_gives_samples_keyed_as_result_files(tmp_path):
         {"clip": "casme2-sub01/EP19_05f", "label": 0, "prediction": 2},
         {"clip": "samm-006/006_1_2", "label": 0, "prediction": 0},
     ]
+
+
+def test_clip_log_entries_read_back_as_the_samples_written(tmp_path):
+    """The official script's recipe re-run here (``shortest_loop --log``) writes the release's format."""
+    subjects = [[{"clip": "samm-006/006_1_2", "label": 0, "prediction": 2}, {"clip": "samm-006/006_1_3", "label": 1, "prediction": 1}],
+                [{"clip": "smic-s1/s1_ne_01", "label": 2, "prediction": 0}]]
+    path = tmp_path / "rerun.log"
+    path.write_text("".join(clip_log_entry(samples) for samples in subjects))
+    assert path.read_text().splitlines()[:2] == ["samm 006", "006_1_2 0 2"]
+    assert read_clip_log(path) == subjects[0] + subjects[1]
 
 
 def test_clip_log_names_the_line_it_cannot_read(tmp_path):

@@ -10,6 +10,13 @@ same validation subjects ``zoo bench`` holds out. glibc's allocator as it comes.
 JSON line: wall seconds and the pooled UF1.
 
     python -m experiments.perf.shortest_loop ststnet --dataset megc2019-flow --data-root DIR [--epochs 60]
+
+It is also the official script's recipe, run here: STSTNet's ``main.py`` trains its release
+network on training clips ordered by class (``--order by-class``, its unshuffled loader) and
+seeds nothing, so ``--seed`` draws independent runs. ``--log FILE`` appends each finished
+subject's clips in the format of the release's per-clip log (``<database> <subject>``, then
+``<clip> <true> <predicted>``), which ``experiments.perf.ststnet_release --rerun FILE`` reads,
+and a run given the same log skips the subjects already in it: it resumes.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import argparse
 import json
 import time
 from multiprocessing import get_context
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -26,9 +34,11 @@ from benchmarks.files import cache_home
 from benchmarks.metrics import unweighted_f1
 from benchmarks.preprocess import prepare
 from benchmarks.protocols import make_folds
+from benchmarks.records import subject_of_key
+from experiments.perf.ststnet_release import clip_log_entry, read_clip_log
 from registry import DATASETS
 from zoo.bench import BenchSpec, plan_benchmark, select_samples
-from zoo.engine.trainer import FoldData, InputNormalizer, split_validation
+from zoo.engine.trainer import FoldData, InputNormalizer, epoch_order, split_validation
 from zoo.models import create_model
 from zoo.models.ststnet import OfficialSTSTNet
 
@@ -48,10 +58,12 @@ def start_worker(data: FoldData) -> None:
     torch.set_num_threads(1)
 
 
-def train_fold(args: tuple) -> tuple[list[int], list[int]]:
-    """One fold: (labels, predictions) of its test clips."""
-    model, options, num_classes, hyper, seed, train_rows, test_rows = args
+def train_fold(args: tuple) -> list[dict]:
+    """One fold: its test clips as result-file samples (``clip``, ``label``, ``prediction``)."""
+    model, options, num_classes, hyper, seed, order, train_rows, test_rows, test_keys = args
     torch.manual_seed(seed)
+    if order == "by-class":
+        train_rows = [train_rows[i] for i in epoch_order(_data.labels[train_rows], order, torch.Generator())]
     train, test = _data.subset(train_rows), _data.subset(test_rows)
     validation = None
     if hyper["selection"] == "val":
@@ -80,7 +92,8 @@ def train_fold(args: tuple) -> tuple[list[int], list[int]]:
                 best, best_state = score, {k: v.clone() for k, v in net.state_dict().items()}
     if best_state is not None:
         net.load_state_dict(best_state)
-    return test.labels.tolist(), predict(net, scale, test)
+    return [{"clip": key, "label": label, "prediction": prediction}
+            for key, label, prediction in zip(test_keys, test.labels.tolist(), predict(net, scale, test))]
 
 
 def predict(net: torch.nn.Module, scale: InputNormalizer, data: FoldData) -> list[int]:
@@ -97,6 +110,10 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, help="default: the recipe's (as zoo bench plans it)")
     parser.add_argument("--opt", action="append", default=[], help="model option KEY=VALUE")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0, help="fold n starts from torch seed n + 1000 x SEED")
+    parser.add_argument("--order", choices=("as-read", "by-class"), default="as-read",
+                        help="by-class: the training clips sorted by class, as STSTNet's main.py reads them")
+    parser.add_argument("--log", type=Path, help="append each subject in STSTNet's log format; resume from it")
     args = parser.parse_args()
     started = time.perf_counter()
     overrides = {"epochs": args.epochs} if args.epochs else {}
@@ -107,14 +124,21 @@ def main() -> None:
     keys, labels, subjects = select_samples(index, plan.class_set)
     data = FoldData(prepare(index, plan.preprocess, cache_home()).rows(keys), torch.tensor(labels), tuple(subjects))
     folds = make_folds("loso", args.dataset, keys, subjects, 0)
-    jobs = [(args.model, plan.options, plan.class_set.num_classes, plan.hyperparameters, number,
-             list(fold.train), list(fold.test)) for number, fold in enumerate(folds, start=1)]
+    samples = read_clip_log(args.log) if args.log and args.log.exists() else []
+    done = {subject_of_key(sample["clip"]) for sample in samples}
+    jobs = [(args.model, plan.options, plan.class_set.num_classes, plan.hyperparameters, number + 1000 * args.seed,
+             args.order, list(fold.train), list(fold.test), [keys[i] for i in fold.test])
+            for number, fold in enumerate(folds, start=1) if subjects[fold.test[0]] not in done]
     with get_context("spawn").Pool(args.workers, initializer=start_worker, initargs=(data,)) as pool:
-        outcomes = pool.map(train_fold, jobs, chunksize=1)
-    truth = [label for fold_labels, _ in outcomes for label in fold_labels]
-    predicted = [p for _, fold_predictions in outcomes for p in fold_predictions]
+        for fold_samples in pool.imap_unordered(train_fold, jobs):
+            samples += fold_samples
+            if args.log:
+                with args.log.open("a") as log:
+                    log.write(clip_log_entry(fold_samples))
+    truth, predicted = [s["label"] for s in samples], [s["prediction"] for s in samples]
     print(json.dumps({"model": args.model, "dataset": args.dataset, "epochs": plan.hyperparameters["epochs"],
-                      "folds": len(folds), "workers": args.workers, "wall_s": round(time.perf_counter() - started, 1),
+                      "folds": len(folds), "resumed_folds": len(done), "seed": args.seed, "order": args.order,
+                      "workers": args.workers, "wall_s": round(time.perf_counter() - started, 1),
                       "uf1": unweighted_f1(truth, predicted, plan.class_set.num_classes)}))
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import significance
+from benchmarks.records import subject_of_key
 from experiments.perf._evidence import SUMMARY, existing
 from leaderboard.check import registered_part_of
 from registry.errors import ConfigError
@@ -77,6 +78,13 @@ def read_subject_log(path: Path) -> dict[str, tuple[list[int], list[int]]]:
     return subjects
 
 
+def clip_log_entry(samples: list[dict]) -> str:
+    """One subject's clips (result-file samples) in the format :func:`read_clip_log` reads."""
+    database, subject = subject_of_key(samples[0]["clip"]).split("-", 1)
+    return "".join([f"{database} {subject}\n"] + [f"{s['clip'].split('/', 1)[1]} {s['label']} {s['prediction']}\n"
+                                                     for s in samples])
+
+
 def subject_counts_of_lists(lists: dict[str, tuple[list[int], list[int]]],
                             like: significance.SubjectCounts) -> significance.SubjectCounts:
     """The counts of per-subject label lists, on the subjects and clips of ``like``: a log's
@@ -100,10 +108,20 @@ def subject_counts_of_lists(lists: dict[str, tuple[list[int], list[int]]],
 # mer-zoo's configurations of the official recipe: registered (shuffled) and in the release's
 # batch order; one is reported once all its seeds are published
 CONFIGURATIONS = {"mer-zoo": {"epochs": 800}, "mer-zoo by-class": {"epochs": 800, "order": "by-class"}}
+OFFICIAL_HERE = "official script here"  # main.py's recipe re-run on these CPUs (--rerun)
 
 
-def comparisons(release: Path) -> dict:
-    """Every comparison of the report, A minus B."""
+def metrics_of(counts: significance.SubjectCounts, parts: dict[str, set[str]]) -> dict:
+    """UF1 and UAR of one run, whole set and each part."""
+    def of(c: significance.SubjectCounts) -> dict:
+        return {metric: float(significance.metric_of(c.counts.sum(0), metric)) for metric in significance.METRICS}
+    return {"all": of(counts), **{part: of(counts.part(subjects)) for part, subjects in sorted(parts.items())}}
+
+
+def comparisons(release: Path, reruns: list[Path] | None = None) -> dict:
+    """Every comparison of the report, A minus B: paired over subjects and, between configurations
+    run at several seeds (mer-zoo's and, given ``reruns``, the official script's here: one clip log
+    per seed), across seeds."""
     published = {name: [existing("ststnet", {}, seed, DATASET, overrides=overrides) for seed in SEEDS]
                  for name, overrides in CONFIGURATIONS.items()}
     published = {name: results for name, results in published.items() if None not in results}
@@ -112,32 +130,63 @@ def comparisons(release: Path) -> dict:
     classes = published["mer-zoo"][0]["dataset"]["classes"]
     samples = {name: [[s for f in r["folds"] for s in f["samples"]] for r in results]
                for name, results in published.items()}
+    labels = {name: [f"seed {r['seed']}" for r in results] for name, results in published.items()}
+    if reruns:
+        samples[OFFICIAL_HERE], labels[OFFICIAL_HERE] = [read_clip_log(path) for path in reruns], [p.stem for p in reruns]
+    seeds = {name: [significance.subject_counts([run], classes) for run in runs] for name, runs in samples.items()}
     means = {name: significance.subject_counts(runs, classes) for name, runs in samples.items()}
     pytorch = subject_counts_of_lists(read_subject_log(release / PYTORCH_LOG), means["mer-zoo"])
     matlab = significance.subject_counts([read_clip_log(release / MATLAB_LOG)], classes)
     parts = significance.subjects_by_part((clip for clip, _ in pytorch.clips), registered_part_of(DATASET))
-    mean_of = {name: f"{name} seeds {', '.join(map(str, SEEDS))} (seed-mean)" for name in samples}
+    mean_of = {name: f"{name} seed-mean ({', '.join(labels[name])})" for name in seeds}
     pairs = [("official PyTorch re-run", pytorch, "paper's MATLAB run", matlab)]
-    for name, runs in samples.items():
-        seeds = [significance.subject_counts([run], classes) for run in runs]
+    for name, runs in seeds.items():
         pairs += [(mean_of[name], means[name], "official PyTorch re-run", pytorch)]
-        pairs += [(f"{name} seed {seed}", counts, "official PyTorch re-run", pytorch) for seed, counts in zip(SEEDS, seeds)]
+        pairs += [(f"{name} {label}", counts, "official PyTorch re-run", pytorch) for label, counts in zip(labels[name], runs)]
         pairs += [(mean_of[name], means[name], "paper's MATLAB run", matlab)]
-        pairs += [(f"{name} seed {a}", seeds[i], f"{name} seed {b}", seeds[j])
-                  for i, a in enumerate(SEEDS) for j, b in enumerate(SEEDS) if i < j]
-    # the release's order against mer-zoo's shuffling, seed-mean against seed-mean
-    pairs += [(mean_of[name], means[name], mean_of["mer-zoo"], means["mer-zoo"]) for name in means if name != "mer-zoo"]
+        pairs += [(f"{name} {labels[name][i]}", runs[i], f"{name} {labels[name][j]}", runs[j])
+                  for i in range(len(runs)) for j in range(i + 1, len(runs))]
+    # every configuration against mer-zoo's registered one and against the official script here
+    between = [(name, "mer-zoo") for name in seeds if name not in ("mer-zoo", OFFICIAL_HERE)]
+    between += [(name, OFFICIAL_HERE) for name in seeds if OFFICIAL_HERE in seeds and name != OFFICIAL_HERE]
+    pairs += [(mean_of[a], means[a], mean_of[b], means[b]) for a, b in between]
+    metrics = {"official PyTorch re-run": metrics_of(pytorch, parts), "paper's MATLAB run": metrics_of(matlab, parts),
+               **{f"{name} {label}": metrics_of(counts, parts)
+                  for name, runs in seeds.items() for label, counts in zip(labels[name], runs)}}
     return {"runs": {f"{name} seed {r['seed']}": r["run_id"] for name, results in published.items() for r in results},
-            "comparisons": [{"a": a, "b": b, **significance.compare(x, y, parts)} for a, x, b, y in pairs]}
+            "reruns": [str(path.name) for path in reruns or ()],
+            "metrics": metrics,
+            "comparisons": [{"a": a, "b": b, **significance.compare(x, y, parts)} for a, x, b, y in pairs],
+            "across_seeds": [{"a": mean_of[a], "b": mean_of[b], **significance.across_seeds(seeds[a], seeds[b], parts)}
+                             for a, b in between if min(len(seeds[a]), len(seeds[b])) >= 2]}
 
 
 def markdown(report: dict) -> str:
     lines = ["# STSTNet: mer-zoo's reproduction against the authors' own runs", "",
              "Written by `python -m experiments.perf.ststnet_release --release CLONE` (a clone of "
              "github.com/christy1206/STSTNet) from the published STSTNet LOSO runs on `megc2019-flow` "
-             f"({', '.join(f'{k}: `{v}`' for k, v in report['runs'].items())}). A minus B; 95 % paired bootstrap "
-             "interval over subjects; p: paired permutation test swapping each subject's predictions.", "",
-             "| A | B | part | Δ UF1 [95 % CI] | p | Δ UAR [95 % CI] | p |", "|---|---|---|---|---|---|---|"]
+             f"({', '.join(f'{k}: `{v}`' for k, v in report['runs'].items())})"
+             + (f" and the official script's recipe re-run here ({', '.join(f'`{r}`' for r in report['reruns'])}; "
+                "`experiments.perf.shortest_loop ststnet --order by-class --seed N --log FILE`)" if report["reruns"] else "")
+             + ".", "", "## Each run", "", "| run | UF1 | UAR | " + " | ".join(
+                 f"{part} UF1" for part in list(next(iter(report["metrics"].values())))[1:]) + " |",
+             "|---|---|---|" + "---|" * (len(next(iter(report["metrics"].values()))) - 1)]
+    for run, metrics in report["metrics"].items():
+        lines.append(f"| {run} | {metrics['all']['uf1']:.3f} | {metrics['all']['uar']:.3f} | "
+                     + " | ".join(f"{m['uf1']:.3f}" for part, m in metrics.items() if part != "all") + " |")
+    if report["across_seeds"]:
+        lines += ["", "## Across seeds", "", "Each seed's run one draw of its recipe: the difference of the means over "
+                  "seeds and an exact permutation test dealing the pooled runs out to the two sides (sees training "
+                  "noise; p cannot go below 2 / the number of deals).", "",
+                  "| A | B | part | Δ UF1 | p | Δ UAR | p | deals |", "|---|---|---|---|---|---|---|---|"]
+        for row in report["across_seeds"]:
+            for part, result in (("all", row), *sorted(row["parts"].items())):
+                uf1, uar = result["uf1"], result["uar"]
+                lines.append(f"| {row['a']} | {row['b']} | {part} | {uf1['difference']:+.3f} | {uf1['p_value']:.3f} | "
+                             f"{uar['difference']:+.3f} | {uar['p_value']:.3f} | {uf1['splits']} |")
+    lines += ["", "## Paired over subjects", "", "A minus B; 95 % paired bootstrap interval over subjects; p: paired "
+              "permutation test swapping each subject's predictions (holds both sides' trained models fixed).", "",
+              "| A | B | part | Δ UF1 [95 % CI] | p | Δ UAR [95 % CI] | p |", "|---|---|---|---|---|---|---|"]
     for row in report["comparisons"]:
         for part, result in (("all", row), *sorted(row["parts"].items())):
             uf1, uar = result["uf1"], result["uar"]
@@ -151,7 +200,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--release", type=Path, required=True,
                         help=f"a clone of github.com/christy1206/STSTNet (holding {PYTORCH_LOG} and {MATLAB_LOG})")
-    report = comparisons(parser.parse_args().release)
+    parser.add_argument("--rerun", type=Path, action="append", default=[],
+                        help="a log of the official script's recipe run here, one per seed "
+                             "(experiments.perf.shortest_loop ststnet --order by-class --seed N --log FILE)")
+    args = parser.parse_args()
+    report = comparisons(args.release, args.rerun)
     (SUMMARY / "ststnet_release.json").write_text(json.dumps(report, indent=1) + "\n")
     (SUMMARY / "ststnet_release.md").write_text(markdown(report))
     print(markdown(report))

@@ -29,7 +29,8 @@ def compare(
     if as_json:
         console.print_json(json.dumps(report))
         return
-    sides = [f"{s['model']} on {s['dataset']}, {s['protocol']} (seeds {', '.join(map(str, s['seeds']))})" for s in (report["a"], report["b"])]
+    sides = [f"{s['model']} on {s['dataset']}, {s['protocol']} (seeds {', '.join(map(str, s['seeds']))})"
+             + (f"; differs: {', '.join(s['departures'])}" if s["departures"] else "") for s in (report["a"], report["b"])]
     table = Table(title=f"A: {sides[0]}\nB: {sides[1]}\n{report['subjects']} subjects, {report['clips']} clips",
                   title_justify="left", caption=report["test"])
     for header in ("", "A − B", "95% CI", "p"):
@@ -43,3 +44,20 @@ def compare(
     for name, value in report["recall"].items():
         table.add_row(f"recall {name}", f"{value:+.3f}", "", "")
     console.print(table)
+    if "across_seeds" in report:
+        console.print(seed_table(report["across_seeds"]))
+
+
+def seed_table(report: dict) -> Table:
+    """The differences tested over seeds: what the paired test above holds fixed."""
+    table = Table(title="Across seeds (sees training noise; the paired test above does not)", title_justify="left",
+                  caption=f"{report['test']}; {report['uf1']['splits']} ways to deal the seeds, so p >= "
+                          f"{min(1.0, 2 / report['uf1']['splits']):.3f}")
+    for header in ("", "A seeds", "B seeds", "A − B", "p"):
+        table.add_column(header, justify="left" if not header else "right")
+    scopes = [("", {k: report[k] for k in ("uf1", "uar")})] + [(f"{part} ", v) for part, v in report["parts"].items()]
+    for scope, metrics in scopes:
+        for metric, test in metrics.items():
+            table.add_row(f"{scope}{metric.upper()}", " ".join(f"{v:.3f}" for v in test["a"]),
+                          " ".join(f"{v:.3f}" for v in test["b"]), f"{test['difference']:+.3f}", _p(test["p_value"]))
+    return table
