@@ -1,9 +1,18 @@
 """Reading STSTNet's released prediction logs into subject counts mer-zoo's paired test takes."""
 
+from pathlib import Path
+
 import pytest
 
 from benchmarks import significance
-from experiments.perf.ststnet_release import clip_log_entry, read_clip_log, read_subject_log, subject_counts_of_lists
+from experiments.perf.ststnet_release import (
+    agreement,
+    clip_log_entry,
+    read_clip_log,
+    read_subject_log,
+    rerun_of,
+    subject_counts_of_lists,
+)
 from registry.errors import ConfigError
 
 CLASSES = ("negative", "positive", "surprise")
@@ -81,3 +90,12 @@ def test_subject_log_with_other_labels_than_the_benchmark_is_refused(tmp_path):
     other = benchmark({"casme2-sub01": [0, 1], "samm-007": [0, 2]})
     with pytest.raises(ConfigError, match=r"the log's subjects \(2\) are not the benchmark's \(2\): \['006', '007'\]"):
         subject_counts_of_lists(read_subject_log(path), other)
+
+
+def test_agreement_is_the_share_of_clips_predicted_alike_and_reruns_name_their_seed():
+    a = [{"clip": f"s1/c{i}", "label": 0, "prediction": p} for i, p in enumerate([0, 1, 2, 2])]
+    b = [{"clip": f"s1/c{i}", "label": 0, "prediction": p} for i, p in reversed(list(enumerate([0, 1, 0, 0])))]
+    assert agreement(a, b) == 0.5 and agreement(a, a) == 1.0
+    assert rerun_of("2=logs/ststnet-s2.log") == (2, Path("logs/ststnet-s2.log"))
+    with pytest.raises(ConfigError, match="--rerun 'logs/ststnet-s2.log': expected SEED=FILE"):
+        rerun_of("logs/ststnet-s2.log")

@@ -12,8 +12,9 @@ JSON line: wall seconds and the pooled UF1.
     python -m experiments.perf.shortest_loop ststnet --dataset megc2019-flow --data-root DIR [--epochs 60]
 
 It is also the official script's recipe, run here: STSTNet's ``main.py`` trains its release
-network on training clips ordered by class (``--order by-class``, its unshuffled loader) and
-seeds nothing, so ``--seed`` draws independent runs. ``--log FILE`` appends each finished
+network on training clips ordered by class (``--order by-class``, its unshuffled loader).
+``--seed N`` seeds each fold as ``zoo bench --seed N`` does (:func:`zoo.bench.fold_seed`), so the
+two start every fold from the same initialisation and differ only in what the harness does. ``--log FILE`` appends each finished
 subject's clips in the format of the release's per-clip log (``<database> <subject>``, then
 ``<clip> <true> <predicted>``), which ``experiments.perf.ststnet_release --rerun FILE`` reads,
 and a run given the same log skips the subjects already in it: it resumes.
@@ -37,7 +38,7 @@ from benchmarks.protocols import make_folds
 from benchmarks.records import subject_of_key
 from experiments.perf.ststnet_release import clip_log_entry, read_clip_log
 from registry import DATASETS
-from zoo.bench import BenchSpec, plan_benchmark, select_samples
+from zoo.bench import BenchSpec, fold_seed, plan_benchmark, select_samples
 from zoo.engine.trainer import FoldData, InputNormalizer, epoch_order, split_validation
 from zoo.models import create_model
 from zoo.models.ststnet import OfficialSTSTNet
@@ -110,7 +111,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, help="default: the recipe's (as zoo bench plans it)")
     parser.add_argument("--opt", action="append", default=[], help="model option KEY=VALUE")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=0, help="fold n starts from torch seed n + 1000 x SEED")
+    parser.add_argument("--seed", type=int, default=0, help="each fold's torch seed as zoo bench --seed SEED gives it")
     parser.add_argument("--order", choices=("as-read", "by-class"), default="as-read",
                         help="by-class: the training clips sorted by class, as STSTNet's main.py reads them")
     parser.add_argument("--log", type=Path, help="append each subject in STSTNet's log format; resume from it")
@@ -126,7 +127,7 @@ def main() -> None:
     folds = make_folds("loso", args.dataset, keys, subjects, 0)
     samples = read_clip_log(args.log) if args.log and args.log.exists() else []
     done = {subject_of_key(sample["clip"]) for sample in samples}
-    jobs = [(args.model, plan.options, plan.class_set.num_classes, plan.hyperparameters, number + 1000 * args.seed,
+    jobs = [(args.model, plan.options, plan.class_set.num_classes, plan.hyperparameters, fold_seed(args.seed, number),
              args.order, list(fold.train), list(fold.test), [keys[i] for i in fold.test])
             for number, fold in enumerate(folds, start=1) if subjects[fold.test[0]] not in done]
     with get_context("spawn").Pool(args.workers, initializer=start_worker, initargs=(data,)) as pool:

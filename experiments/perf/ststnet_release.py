@@ -24,6 +24,7 @@ import argparse
 import ast
 import json
 from collections import Counter
+from itertools import combinations
 from pathlib import Path
 
 import numpy as np
@@ -118,47 +119,62 @@ def metrics_of(counts: significance.SubjectCounts, parts: dict[str, set[str]]) -
     return {"all": of(counts), **{part: of(counts.part(subjects)) for part, subjects in sorted(parts.items())}}
 
 
-def comparisons(release: Path, reruns: list[Path] | None = None) -> dict:
-    """Every comparison of the report, A minus B: paired over subjects and, between configurations
-    run at several seeds (mer-zoo's and, given ``reruns``, the official script's here: one clip log
-    per seed), across seeds."""
+def agreement(a: list[dict], b: list[dict]) -> float:
+    """The share of clips two runs predict alike (on the clips of ``a``)."""
+    predicted = {sample["clip"]: sample["prediction"] for sample in b}
+    return sum(predicted[sample["clip"]] == sample["prediction"] for sample in a) / len(a)
+
+
+def comparisons(release: Path, reruns: dict[int, Path] | None = None) -> dict:
+    """Every comparison of the report, A minus B: paired over subjects; across seeds between
+    mer-zoo's configurations; and, given ``reruns`` (seed -> the clip log of the official script's
+    recipe run here at that seed), each re-run against mer-zoo's runs of the same seed, which
+    start from the same initialisation (the same seed of each fold), and how many clips they
+    predict alike."""
     published = {name: [existing("ststnet", {}, seed, DATASET, overrides=overrides) for seed in SEEDS]
                  for name, overrides in CONFIGURATIONS.items()}
     published = {name: results for name, results in published.items() if None not in results}
     if "mer-zoo" not in published:
         raise ConfigError(f"the STSTNet LOSO runs of seeds {SEEDS} on {DATASET} are not all published")
     classes = published["mer-zoo"][0]["dataset"]["classes"]
-    samples = {name: [[s for f in r["folds"] for s in f["samples"]] for r in results]
-               for name, results in published.items()}
-    labels = {name: [f"seed {r['seed']}" for r in results] for name, results in published.items()}
+    runs = {name: {r["seed"]: [s for f in r["folds"] for s in f["samples"]] for r in results}
+            for name, results in published.items()}
     if reruns:
-        samples[OFFICIAL_HERE], labels[OFFICIAL_HERE] = [read_clip_log(path) for path in reruns], [p.stem for p in reruns]
-    seeds = {name: [significance.subject_counts([run], classes) for run in runs] for name, runs in samples.items()}
-    means = {name: significance.subject_counts(runs, classes) for name, runs in samples.items()}
+        runs[OFFICIAL_HERE] = {seed: read_clip_log(path) for seed, path in sorted(reruns.items())}
+    seeds = {name: {seed: significance.subject_counts([run], classes) for seed, run in by_seed.items()}
+             for name, by_seed in runs.items()}
+    means = {name: significance.subject_counts(list(by_seed.values()), classes) for name, by_seed in runs.items()}
     pytorch = subject_counts_of_lists(read_subject_log(release / PYTORCH_LOG), means["mer-zoo"])
     matlab = significance.subject_counts([read_clip_log(release / MATLAB_LOG)], classes)
     parts = significance.subjects_by_part((clip for clip, _ in pytorch.clips), registered_part_of(DATASET))
-    mean_of = {name: f"{name} seed-mean ({', '.join(labels[name])})" for name in seeds}
+    mean_of = {name: f"{name} seed-mean (seeds {', '.join(map(str, by_seed))})" for name, by_seed in seeds.items()}
     pairs = [("official PyTorch re-run", pytorch, "paper's MATLAB run", matlab)]
-    for name, runs in seeds.items():
+    for name, by_seed in seeds.items():
         pairs += [(mean_of[name], means[name], "official PyTorch re-run", pytorch)]
-        pairs += [(f"{name} {label}", counts, "official PyTorch re-run", pytorch) for label, counts in zip(labels[name], runs)]
+        pairs += [(f"{name} seed {seed}", counts, "official PyTorch re-run", pytorch) for seed, counts in by_seed.items()]
         pairs += [(mean_of[name], means[name], "paper's MATLAB run", matlab)]
-        pairs += [(f"{name} {labels[name][i]}", runs[i], f"{name} {labels[name][j]}", runs[j])
-                  for i in range(len(runs)) for j in range(i + 1, len(runs))]
-    # every configuration against mer-zoo's registered one and against the official script here
-    between = [(name, "mer-zoo") for name in seeds if name not in ("mer-zoo", OFFICIAL_HERE)]
-    between += [(name, OFFICIAL_HERE) for name in seeds if OFFICIAL_HERE in seeds and name != OFFICIAL_HERE]
+        pairs += [(f"{name} seed {a}", by_seed[a], f"{name} seed {b}", by_seed[b])
+                  for a, b in combinations(by_seed, 2)]
+    # mer-zoo's configurations against its registered one, across seeds too
+    between = [(name, "mer-zoo") for name in published if name != "mer-zoo"]
     pairs += [(mean_of[a], means[a], mean_of[b], means[b]) for a, b in between]
-    metrics = {"official PyTorch re-run": metrics_of(pytorch, parts), "paper's MATLAB run": metrics_of(matlab, parts),
-               **{f"{name} {label}": metrics_of(counts, parts)
-                  for name, runs in seeds.items() for label, counts in zip(labels[name], runs)}}
+    # each re-run of the official script against mer-zoo's runs from the same initialisation
+    matched = [(OFFICIAL_HERE, name, seed) for seed in (reruns or {}) for name in published if seed in runs[name]]
+    pairs += [(f"{a} seed {seed}", seeds[a][seed], f"{b} seed {seed}", seeds[b][seed]) for a, b, seed in matched]
+    labelled = {f"{name} seed {seed}": run for name, by_seed in runs.items() for seed, run in by_seed.items()}
+    agreeing = [(f"{a} seed {seed}", f"{b} seed {seed}")
+                for a, b, seed in matched + [(a, b, seed) for a, b in between for seed in runs[a] if seed in runs[b]]]
+    agreeing += [(f"{name} seed {a}", f"{name} seed {b}") for name, by_seed in runs.items() for a, b in combinations(by_seed, 2)]
     return {"runs": {f"{name} seed {r['seed']}": r["run_id"] for name, results in published.items() for r in results},
-            "reruns": [str(path.name) for path in reruns or ()],
-            "metrics": metrics,
+            "reruns": {str(seed): path.name for seed, path in sorted((reruns or {}).items())},
+            "metrics": {"official PyTorch re-run": metrics_of(pytorch, parts), "paper's MATLAB run": metrics_of(matlab, parts),
+                        **{f"{name} seed {seed}": metrics_of(counts, parts)
+                           for name, by_seed in seeds.items() for seed, counts in by_seed.items()}},
+            "agreement": [{"a": a, "b": b, "share": agreement(labelled[a], labelled[b])} for a, b in agreeing],
             "comparisons": [{"a": a, "b": b, **significance.compare(x, y, parts)} for a, x, b, y in pairs],
-            "across_seeds": [{"a": mean_of[a], "b": mean_of[b], **significance.across_seeds(seeds[a], seeds[b], parts)}
-                             for a, b in between if min(len(seeds[a]), len(seeds[b])) >= 2]}
+            "across_seeds": [{"a": mean_of[a], "b": mean_of[b],
+                              **significance.across_seeds(list(seeds[a].values()), list(seeds[b].values()), parts)}
+                             for a, b in between]}
 
 
 def markdown(report: dict) -> str:
@@ -166,14 +182,18 @@ def markdown(report: dict) -> str:
              "Written by `python -m experiments.perf.ststnet_release --release CLONE` (a clone of "
              "github.com/christy1206/STSTNet) from the published STSTNet LOSO runs on `megc2019-flow` "
              f"({', '.join(f'{k}: `{v}`' for k, v in report['runs'].items())})"
-             + (f" and the official script's recipe re-run here ({', '.join(f'`{r}`' for r in report['reruns'])}; "
-                "`experiments.perf.shortest_loop ststnet --order by-class --seed N --log FILE`)" if report["reruns"] else "")
+             + (f" and the official script's recipe re-run here (seed {', seed '.join(f'{k}: `{v}`' for k, v in report['reruns'].items())}; "
+                "`experiments.perf.shortest_loop ststnet --order by-class --seed N --log FILE`, which seeds each fold as "
+                "mer-zoo's run of seed N does)" if report["reruns"] else "")
              + ".", "", "## Each run", "", "| run | UF1 | UAR | " + " | ".join(
                  f"{part} UF1" for part in list(next(iter(report["metrics"].values())))[1:]) + " |",
              "|---|---|---|" + "---|" * (len(next(iter(report["metrics"].values()))) - 1)]
     for run, metrics in report["metrics"].items():
         lines.append(f"| {run} | {metrics['all']['uf1']:.3f} | {metrics['all']['uar']:.3f} | "
                      + " | ".join(f"{m['uf1']:.3f}" for part, m in metrics.items() if part != "all") + " |")
+    lines += ["", "## Clips predicted alike", "", "Runs of one seed start from the same initialisation (each fold's "
+              "seed is the same); runs of two seeds do not.", "", "| A | B | clips predicted alike |", "|---|---|---|"]
+    lines += [f"| {row['a']} | {row['b']} | {row['share']:.1%} |" for row in report["agreement"]]
     if report["across_seeds"]:
         lines += ["", "## Across seeds", "", "Each seed's run one draw of its recipe: the difference of the means over "
                   "seeds and an exact permutation test dealing the pooled runs out to the two sides (sees training "
@@ -196,15 +216,23 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + f"\n\n{report['comparisons'][0]['test']}.\n"
 
 
+def rerun_of(text: str) -> tuple[int, Path]:
+    """``--rerun SEED=FILE``."""
+    seed, _, path = text.partition("=")
+    if not seed.isdigit() or not path:
+        raise ConfigError(f"--rerun {text!r}: expected SEED=FILE, e.g. 0=logs/official-script/ststnet-s0.log")
+    return int(seed), Path(path)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--release", type=Path, required=True,
                         help=f"a clone of github.com/christy1206/STSTNet (holding {PYTORCH_LOG} and {MATLAB_LOG})")
-    parser.add_argument("--rerun", type=Path, action="append", default=[],
-                        help="a log of the official script's recipe run here, one per seed "
-                             "(experiments.perf.shortest_loop ststnet --order by-class --seed N --log FILE)")
+    parser.add_argument("--rerun", action="append", default=[], metavar="SEED=FILE",
+                        help="the clip log of the official script's recipe run here at SEED "
+                             "(experiments.perf.shortest_loop ststnet --order by-class --seed SEED --log FILE)")
     args = parser.parse_args()
-    report = comparisons(args.release, args.rerun)
+    report = comparisons(args.release, dict(rerun_of(text) for text in args.rerun))
     (SUMMARY / "ststnet_release.json").write_text(json.dumps(report, indent=1) + "\n")
     (SUMMARY / "ststnet_release.md").write_text(markdown(report))
     print(markdown(report))
