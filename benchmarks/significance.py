@@ -223,12 +223,20 @@ def across_seeds(a: Sequence[SubjectCounts], b: Sequence[SubjectCounts],
     def per_seed(side: Sequence[SubjectCounts], subjects: Sequence[str] | None, metric: str) -> list[float]:
         return [float(metric_of((c.part(subjects) if subjects is not None else c).counts.sum(0), metric)) for c in side]
 
+    def test(values_a: list[float], values_b: list[float]) -> dict:
+        return {**seed_difference(values_a, values_b), "a": values_a, "b": values_b}
+
     def tests(subjects: Sequence[str] | None) -> dict:
-        return {metric: {**seed_difference(per_seed(a, subjects, metric), per_seed(b, subjects, metric)),
-                         "a": per_seed(a, subjects, metric), "b": per_seed(b, subjects, metric)} for metric in METRICS}
+        return {metric: test(per_seed(a, subjects, metric), per_seed(b, subjects, metric)) for metric in METRICS}
 
     return {**tests(None), "parts": {part: tests(subjects) for part, subjects in sorted((parts or {}).items())},
             "test": "exact permutation test over seeds: each seed's run dealt to either configuration, means compared"}
+
+
+def by_scope(report: dict) -> list[tuple[str | None, dict]]:
+    """A report of :func:`compare` or :func:`across_seeds` as ``(part, {metric: test})`` rows:
+    the whole set first (part ``None``), then each part of a composite."""
+    return [(None, {metric: report[metric] for metric in METRICS}), *report["parts"].items()]
 
 
 def compare(a: SubjectCounts, b: SubjectCounts, parts: dict[str, Sequence[str]] | None = None) -> dict:

@@ -13,11 +13,12 @@ JSON line: wall seconds and the pooled UF1.
 
 It is also the official script's recipe, run here: STSTNet's ``main.py`` trains its release
 network on training clips ordered by class (``--order by-class``, its unshuffled loader).
-``--seed N`` seeds each fold as ``zoo bench --seed N`` does (:func:`zoo.bench.fold_seed`), so the
-two start every fold from the same initialisation and differ only in what the harness does. ``--log FILE`` appends each finished
-subject's clips in the format of the release's per-clip log (``<database> <subject>``, then
-``<clip> <true> <predicted>``), which ``experiments.perf.ststnet_release --rerun FILE`` reads,
-and a run given the same log skips the subjects already in it: it resumes.
+``--seed N`` seeds each fold as ``zoo bench --seed N`` does (:func:`zoo.bench.fold_seed`), so
+the two start every fold from the same initialisation and differ only in what the harness
+does. ``--log FILE`` appends each finished subject's clips in the format of the release's
+per-clip log (``<database> <subject>``, then ``<clip> <true> <predicted>``), which
+``experiments.perf.ststnet_release --rerun SEED=FILE`` reads, and a run given the same log
+skips the subjects already in it: it resumes.
 """
 
 from __future__ import annotations

@@ -200,16 +200,16 @@ def markdown(report: dict) -> str:
                   "noise; p cannot go below 2 / the number of deals).", "",
                   "| A | B | part | Δ UF1 | p | Δ UAR | p | deals |", "|---|---|---|---|---|---|---|---|"]
         for row in report["across_seeds"]:
-            for part, result in (("all", row), *sorted(row["parts"].items())):
-                uf1, uar = result["uf1"], result["uar"]
+            for part, result in significance.by_scope(row):
+                uf1, uar, part = result["uf1"], result["uar"], part or "all"
                 lines.append(f"| {row['a']} | {row['b']} | {part} | {uf1['difference']:+.3f} | {uf1['p_value']:.3f} | "
                              f"{uar['difference']:+.3f} | {uar['p_value']:.3f} | {uf1['splits']} |")
     lines += ["", "## Paired over subjects", "", "A minus B; 95 % paired bootstrap interval over subjects; p: paired "
               "permutation test swapping each subject's predictions (holds both sides' trained models fixed).", "",
               "| A | B | part | Δ UF1 [95 % CI] | p | Δ UAR [95 % CI] | p |", "|---|---|---|---|---|---|---|"]
     for row in report["comparisons"]:
-        for part, result in (("all", row), *sorted(row["parts"].items())):
-            uf1, uar = result["uf1"], result["uar"]
+        for part, result in significance.by_scope(row):
+            uf1, uar, part = result["uf1"], result["uar"], part or "all"
             lines.append(f"| {row['a']} | {row['b']} | {part} | {uf1['difference']:+.3f} [{uf1['ci'][0]:+.3f}, "
                          f"{uf1['ci'][1]:+.3f}] | {uf1['p_value']:.3f} | {uar['difference']:+.3f} "
                          f"[{uar['ci'][0]:+.3f}, {uar['ci'][1]:+.3f}] | {uar['p_value']:.3f} |")

@@ -8,8 +8,13 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from benchmarks.significance import by_scope
 from leaderboard.compare import compare_runs, load_side
 from zoo.cli import app, console
+
+
+def scope_label(part: str | None, metric: str) -> str:
+    return f"{part} {metric.upper()}" if part else metric.upper()
 
 
 def _p(value: float) -> str:
@@ -35,11 +40,10 @@ def compare(
                   title_justify="left", caption=report["test"])
     for header in ("", "A − B", "95% CI", "p"):
         table.add_column(header, justify="left" if not header else "right")
-    scopes = [("", {k: report[k] for k in ("uf1", "uar")})] + [(f"{part} ", v) for part, v in report["parts"].items()]
-    for scope, metrics in scopes:
+    for part, metrics in by_scope(report):
         for metric, test in metrics.items():
             low, high = test["ci"]
-            table.add_row(f"{scope}{metric.upper()}", f"{test['difference']:+.3f}", f"[{low:+.3f}, {high:+.3f}]",
+            table.add_row(scope_label(part, metric), f"{test['difference']:+.3f}", f"[{low:+.3f}, {high:+.3f}]",
                           _p(test["p_value"]))
     for name, value in report["recall"].items():
         table.add_row(f"recall {name}", f"{value:+.3f}", "", "")
@@ -55,9 +59,8 @@ def seed_table(report: dict) -> Table:
                           f"{min(1.0, 2 / report['uf1']['splits']):.3f}")
     for header in ("", "A seeds", "B seeds", "A − B", "p"):
         table.add_column(header, justify="left" if not header else "right")
-    scopes = [("", {k: report[k] for k in ("uf1", "uar")})] + [(f"{part} ", v) for part, v in report["parts"].items()]
-    for scope, metrics in scopes:
+    for part, metrics in by_scope(report):
         for metric, test in metrics.items():
-            table.add_row(f"{scope}{metric.upper()}", " ".join(f"{v:.3f}" for v in test["a"]),
+            table.add_row(scope_label(part, metric), " ".join(f"{v:.3f}" for v in test["a"]),
                           " ".join(f"{v:.3f}" for v in test["b"]), f"{test['difference']:+.3f}", _p(test["p_value"]))
     return table
