@@ -232,7 +232,10 @@ def main() -> None:
                         help="the clip log of the official script's recipe run here at SEED "
                              "(experiments.perf.shortest_loop ststnet --order by-class --seed SEED --log FILE)")
     args = parser.parse_args()
-    report = comparisons(args.release, dict(rerun_of(text) for text in args.rerun))
+    try:  # a bad argument or log: one line naming it, not a traceback
+        report = comparisons(args.release, dict(rerun_of(text) for text in args.rerun))
+    except (ConfigError, OSError) as error:
+        parser.error(str(error))
     (SUMMARY / "ststnet_release.json").write_text(json.dumps(report, indent=1) + "\n")
     (SUMMARY / "ststnet_release.md").write_text(markdown(report))
     print(markdown(report))
