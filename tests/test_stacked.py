@@ -134,5 +134,5 @@ def test_stacked_refuses_what_it_cannot_mirror(folds_changed, change, message):
 
 def test_stacking_refuses_layers_it_cannot_split_by_fold():
     models = [nn.Sequential(nn.Conv2d(1, 2, 3), nn.Dropout2d(0.5)) for _ in range(2)]
-    with pytest.raises(ConfigError, match="nn.Dropout and zoo's Dropout only, not Dropout2d"):
+    with pytest.raises(ConfigError, match="nn.Dropout only, not Dropout2d"):
         stack_models(models, [torch.Generator(), torch.Generator()])

@@ -20,12 +20,12 @@ states the tolerance). Only ``selection="last"`` is supported, and no mid-fold c
 Two kernel layouts: ``per-fold`` runs the native convolution and batch norm kernels once per
 fold (the fold-by-fold numbers to the last bit, where a padded batch sums a gradient in another
 order; fastest on CPU, where oneDNN's grouped convolution and im2col + batched matmul were each
-about 3x slower than a loop of plain convolutions for STSTNet); ``shared`` runs one grouped convolution and one masked batch norm for all folds
-(one kernel for every fold, the route for a GPU). On CPU stacking saves only Python and
-dispatch overhead, which is small next to the convolution and elementwise work at batch 256,
-and many folds at once make each activation too big for the caches: STSTNet with 4 folds
-stacked ran at 0.95x the speed of fold by fold, with all 68 MEGC 2019 folds at 0.38x
-(``experiments/perf/stacked_folds.py``; 2 shared cores, under load).
+about 3x slower than a loop of plain convolutions for STSTNet); ``shared`` runs one grouped
+convolution and one masked batch norm for all folds (one kernel for every fold, the route for a
+GPU). On CPU stacking saves only Python and dispatch overhead, which is small next to the
+convolution and elementwise work at batch 256, and many folds at once make each activation too
+big for the caches: STSTNet with 4 folds stacked ran at 0.95x the speed of fold by fold, with
+all 68 MEGC 2019 folds at 0.38x (``experiments/perf/stacked_folds.py``; 2 shared cores, under load).
 """
 
 from __future__ import annotations
@@ -56,7 +56,6 @@ from zoo.engine.trainer import (
     epoch_order,
     resolve_device,
 )
-from zoo.models.layers import Dropout, dropout_mask
 
 KERNEL_LAYOUTS = ("per-fold", "shared")
 ADAM_BETAS, ADAM_EPS = (0.9, 0.999), 1e-8  # torch.optim.AdamW's defaults, as the trainer uses them
@@ -211,31 +210,24 @@ class StackedBatchNorm(nn.Module):
 
 
 class StackedDropout(nn.Module):
-    """Dropout whose masks for fold ``f`` come from ``generators[f]``, drawn over the fold's
-    real rows as the fold's own layer draws them: :func:`zoo.models.layers.dropout_mask` for
-    :class:`zoo.models.layers.Dropout`, ``bernoulli_(1 - p)`` then ``/ (1 - p)`` for
-    ``nn.Dropout`` (as ``F.dropout`` does on CPU)."""
+    """Dropout whose masks for fold ``f`` come from ``generators[f]``, drawn as ``F.dropout``
+    draws them on CPU (``bernoulli_(1 - p)`` over the fold's real rows, then ``/ (1 - p)``)."""
 
-    def __init__(self, template: nn.Dropout, folds: FoldRows, generators: Sequence[torch.Generator]):
+    def __init__(self, p: float, folds: FoldRows, generators: Sequence[torch.Generator]):
         super().__init__()
-        self.p, self.folds, self.generators = template.p, folds, generators
-        self.draw = dropout_mask if isinstance(template, Dropout) else _bernoulli_mask
+        self.p, self.folds, self.generators = p, folds, generators
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0:
             return x
         if self.p == 1:
             return x * 0
+        masks = []
         rows = x.shape[0] // self.folds.folds
-        masks = [  # each in x's memory layout, in which the fold's layer draws its masks
-            _pad_rows(self.draw(x[:size], self.p, generator), rows)
-            for size, generator in zip(self.folds.sizes, self.generators)
-        ]
+        for size, generator in zip(self.folds.sizes, self.generators):
+            noise = torch.empty_like(x[:size])  # x's memory layout, in which F.dropout draws its masks
+            masks.append(_pad_rows(noise.bernoulli_(1 - self.p, generator=generator).div_(1 - self.p), rows))
         return x * torch.cat(masks)
-
-
-def _bernoulli_mask(like: torch.Tensor, p: float, generator: torch.Generator) -> torch.Tensor:
-    return torch.empty_like(like).bernoulli_(1 - p, generator=generator).div_(1 - p)
 
 
 def stack_models(
@@ -254,12 +246,10 @@ def stack_models(
         kind = type(template).__name__
         if isinstance(template, nn.modules.batchnorm._BatchNorm):
             replacement = StackedBatchNorm(template, layers, folds, shared)
-        elif type(template) in (nn.Dropout, Dropout):
-            replacement = StackedDropout(template, folds, generators)
+        elif type(template) is nn.Dropout:
+            replacement = StackedDropout(template.p, folds, generators)
         elif isinstance(template, nn.modules.dropout._DropoutNd):
-            raise ConfigError(
-                f"stacked training supports nn.Dropout and zoo's Dropout only, not {kind} ({name})"
-            )
+            raise ConfigError(f"stacked training supports nn.Dropout only, not {kind} ({name})")
         elif own_buffers:
             raise ConfigError(f"stacked training cannot stack {kind} ({name}): it has buffers")
         elif own_parameters and any(True for _ in template.children()):

@@ -18,7 +18,6 @@ import torch.nn as nn
 
 from registry import MODELS
 from zoo.models._flow_baselines import TwoStream, megc2019_reported
-from zoo.models.layers import Dropout
 
 CITATION = (
     "Gan, Y.S., Liong, S.-T., Yau, W.-C., Huang, Y.-C., Tan, L.-K. OFF-ApexNet on "
@@ -70,10 +69,10 @@ class OffApexNet(TwoStream):
         head = nn.Sequential(
             nn.Linear(2 * 16 * 7 * 7, 1024),
             nn.ReLU(),
-            Dropout(drop_rate),
+            nn.Dropout(drop_rate),
             nn.Linear(1024, 1024),
             nn.ReLU(),
-            Dropout(drop_rate),
+            nn.Dropout(drop_rate),
             nn.Linear(1024, num_classes),
         )
         super().__init__(_stream, head)

@@ -40,7 +40,6 @@ from benchmarks.records import InputSpec
 from registry import MODELS
 from registry.errors import ConfigError
 from zoo.models._flow_baselines import megc2019_reported, stack_flow
-from zoo.models.layers import Dropout
 
 CITATION = (
     "Xia, Z., Peng, W., Khor, H.-Q., Feng, X., Zhao, G. Revealing the Invisible With Model and "
@@ -89,7 +88,7 @@ class RecurrentBlock(nn.Module):
         self.dense = dense
         self.feed = _conv_bn_relu(channels, channels, 1)
         self.recur = _conv_bn_relu(channels, channels, 3, padding=1)
-        self.down = nn.Sequential(nn.MaxPool2d(2), Dropout(0.5))
+        self.down = nn.Sequential(nn.MaxPool2d(2), nn.Dropout(0.5))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.feed(x)
@@ -124,7 +123,7 @@ class WideStem(nn.Module):
                 nn.Conv2d(3, width, 3, stride=3, padding=dilation, dilation=dilation),
                 nn.ReLU(),
                 nn.BatchNorm2d(width),
-                Dropout(0.5),
+                nn.Dropout(0.5),
             )
             for dilation, width in enumerate(widths, start=1)
         )
@@ -154,7 +153,7 @@ class RCN(nn.Module):
         if module == "wide":
             self.stem = WideStem(featuremaps)
         else:
-            self.stem = nn.Sequential(_conv_bn_relu(3, featuremaps, 5), nn.MaxPool2d(2), Dropout(0.5))
+            self.stem = nn.Sequential(_conv_bn_relu(3, featuremaps, 5), nn.MaxPool2d(2), nn.Dropout(0.5))
         self.block = RecurrentBlock(featuremaps, dense=module == "shortcut")
         self.classifier = nn.Linear(pool_size * pool_size * featuremaps, num_classes)
         for m in self.modules():  # the official initialisation

@@ -26,11 +26,9 @@ from itertools import accumulate
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from registry import MODELS
 from zoo.models._flow_baselines import FLOW_STRAIN_28, PNG_RANGE, megc2019_reported, stack_flow
-from zoo.models.layers import Dropout
 
 CITATION = (
     "Liong, S.-T., Gan, Y.S., See, J., Khor, H.-Q., Huang, Y.-C. Shallow Triple Stream "
@@ -148,9 +146,7 @@ class STSTNet(nn.Module):
 
     Channels-last because batch norm and max-pool over 16 channels run several times faster
     on CPU in that layout; the ReLU is in place because the convolution's backward pass does
-    not read its output; dropout draws its masks the faster way of
-    :class:`~zoo.models.layers.Dropout`; the average pool and the classifier are one
-    :class:`PooledLinear`. ``state_dict`` is the release's (``streams.<i>...``), and
+    not read its output. ``state_dict`` is the release's (``streams.<i>...``), and
     ``load_state_dict`` takes it.
     """
 
@@ -168,32 +164,16 @@ class STSTNet(nn.Module):
             self.conv.bias.copy_(torch.cat([s[0].bias for s in streams]))
         self.bn = nn.BatchNorm2d(width)
         self.max_pool = nn.MaxPool2d(kernel_size=3, stride=3, padding=1)
-        self.dropout = Dropout(drop_rate)
-        self.fc = PooledLinear(width, 5, 2, num_classes)
+        self.dropout = nn.Dropout(drop_rate)
+        self.pool = nn.AvgPool2d(2)
+        self.fc = nn.Linear(width * 5 * 5, num_classes)
         self._register_state_dict_hook(_to_streams)
         self._register_load_state_dict_pre_hook(_from_streams)
 
     def forward(self, flow: torch.Tensor, strain: torch.Tensor) -> torch.Tensor:
         image = stack_flow(flow, strain, PNG_RANGE).contiguous(memory_format=torch.channels_last)
-        return self.fc(self.dropout(self.max_pool(self.bn(torch.relu_(self.conv(image))))))
-
-
-class PooledLinear(nn.Linear):
-    """``nn.Linear`` of ``AvgPool2d(pool)``'s flattened output, computed as one linear map of
-    the maps before pooling: each weight spread evenly over its pool window. The same function,
-    weights and state dict as pooling then the linear layer (and the same initialisation: it
-    is that layer), without the pooling's backward pass over the maps (about 2 ms of an
-    STSTNet step). Reads the maps in any memory layout."""
-
-    def __init__(self, channels: int, pooled_size: int, pool: int, out_features: int):
-        super().__init__(channels * pooled_size * pooled_size, out_features)
-        self.channels, self.pooled_size, self.pool = channels, pooled_size, pool
-
-    def forward(self, maps: torch.Tensor) -> torch.Tensor:
-        weight = self.weight.view(-1, self.channels, self.pooled_size, self.pooled_size)
-        weight = weight.repeat_interleave(self.pool, 2).repeat_interleave(self.pool, 3) / self.pool**2
-        # channels last: a view of STSTNet's channels-last maps, so no copy of them
-        return F.linear(maps.permute(0, 2, 3, 1).flatten(1), weight.permute(0, 2, 3, 1).flatten(1), self.bias)
+        maps = self.dropout(self.max_pool(self.bn(torch.relu_(self.conv(image)))))
+        return self.fc(self.pool(maps).flatten(1))
 
 
 def _stream_bounds() -> list[tuple[int, int]]:
