@@ -1,10 +1,9 @@
 """Stacked training of all folds (zoo.engine.stacked) against fold-by-fold ``fit_predict``.
 
 Tolerance (fp32, CPU): with ``per-fold`` kernels every fold's predictions are identical and
-its probabilities and final weights equal fold-by-fold training to 1e-5 (absolute; probabilities
-are rounded to 5 decimals, so a last-bit difference can round one unit apart: 1.5e-5 for them)
-and 1e-4 (relative; a fold whose last batch is padded runs its convolution on more rows than on
-its own, which sums its weight gradient in another order); with ``shared`` kernels (one grouped
+its probabilities and final weights equal fold-by-fold training to 1e-5 (absolute, probabilities
+are rounded to 5 decimals) and 1e-4 (relative; a fold whose last batch is padded runs its
+convolution on more rows than on its own, which sums its weight gradient in another order); with ``shared`` kernels (one grouped
 convolution and one masked batch norm for all folds) batch statistics are summed in another
 order, so probabilities agree to 5e-4 and weights to 2e-2 relative (the largest gap is in
 batch norm's running variance, ~1e-3 relative).
@@ -28,7 +27,6 @@ from zoo.models.ststnet import OfficialSTSTNet
 # 37 rows in batches of 8 end with 5; 41 and 33 end with a single row, which is skipped, so
 # the folds take 5, 5 and 4 steps per epoch and fold 3 sits out the fifth step
 TRAIN_SIZES = (37, 41, 33)
-PER_FOLD_PROB_ATOL = 1.5e-5  # one unit of the fifth decimal, plus the float error of the difference
 
 
 def flow_data(n: int, seed: int) -> FoldData:
@@ -76,25 +74,22 @@ def test_stacked_adamw_equals_fold_by_fold_in_both_kernel_layouts():
     jobs = folds()
     expected = [fit_predict(build, train, test, cfg, 3) for train, test, cfg in jobs]
     assert all(o.losses[-1] < o.losses[0] for o in expected)  # the folds really train
-    stacked = fit_predict_stacked(build, jobs, 3, layout="per-fold")
-    assert_same_outcomes(expected, stacked, PER_FOLD_PROB_ATOL, 1e-4)
+    assert_same_outcomes(expected, fit_predict_stacked(build, jobs, 3, layout="per-fold"), 1e-5, 1e-4)
     expected = [fit_predict(build_release, train, test, cfg, 3) for train, test, cfg in jobs]
-    stacked = fit_predict_stacked(build_release, jobs, 3, layout="per-fold")
-    assert_same_outcomes(expected, stacked, PER_FOLD_PROB_ATOL, 1e-4)
+    assert_same_outcomes(expected, fit_predict_stacked(build_release, jobs, 3, layout="per-fold"), 1e-5, 1e-4)
     assert_same_outcomes(expected, fit_predict_stacked(build_release, jobs, 3, layout="shared"), 5e-4, 2e-2)
 
 
 def test_stacked_sgd_with_augmentation_equals_fold_by_fold():
     jobs = folds(optimizer="sgd", augment=AUGMENTATIONS["flip-rotate-crop"])
     expected = [fit_predict(build, train, test, cfg, 3) for train, test, cfg in jobs]
-    assert_same_outcomes(expected, fit_predict_stacked(build, jobs, 3), PER_FOLD_PROB_ATOL, 1e-4)
+    assert_same_outcomes(expected, fit_predict_stacked(build, jobs, 3), 1e-5, 1e-4)
 
 
 def test_stacked_by_class_order_equals_fold_by_fold_and_differs_from_shuffled():
     jobs = folds(order="by-class")
     expected = [fit_predict(build, train, test, cfg, 3) for train, test, cfg in jobs]
-    stacked = fit_predict_stacked(build, jobs, 3, layout="per-fold")
-    assert_same_outcomes(expected, stacked, PER_FOLD_PROB_ATOL, 1e-4)
+    assert_same_outcomes(expected, fit_predict_stacked(build, jobs, 3, layout="per-fold"), 1e-5, 1e-4)
     shuffled = [fit_predict(build, train, test, cfg, 3) for train, test, cfg in folds()]
     assert all(a.losses != b.losses for a, b in zip(expected, shuffled))  # other batches, other steps
 
@@ -115,7 +110,7 @@ def test_run_folds_stacked_returns_each_jobs_outcome_in_order():
     epochs_seen = []
     outcomes = run_folds_stacked(jobs, data, lambda fold, epoch, loss: epochs_seen.append((fold.name, epoch)))
     assert epochs_seen == [("s0", 1), ("s1", 1), ("s2", 1)]
-    assert_same_outcomes([run_fold(job, data) for job in jobs], outcomes, PER_FOLD_PROB_ATOL, 1e-4)
+    assert_same_outcomes([run_fold(job, data) for job in jobs], outcomes, 1e-5, 1e-4)
 
 
 @pytest.mark.parametrize(
